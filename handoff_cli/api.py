@@ -1,0 +1,285 @@
+"""The functions agents and the CLI call: init, create, find and lint packets.
+
+Everything here returns values or raises HandoffError; nothing prints, prompts or exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from .errors import ConfigError, NotFoundError, UsageError
+from .packet import LoadFailure, Packet, load_packet
+from .timeutil import iso, now_utc
+from .workspace import CONFIG_NAME, PACKET_SUFFIXES, Workspace
+
+PACKAGE_DIR = Path(__file__).parent
+STRING_KEYS = frozenset({"runId", "handoffType", "agentGoal", "triggerReason", "ownerRole",
+                         "agentNextActionAfterDecision"})
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+WORKSPACE_CONFIG = """\
+# handoff workspace settings. See README.md, "Configuration".
+version: 1
+paths:
+  runbook: runbooks/default.yaml   # roles, members, handoff types, exception triggers
+  templates: templates             # one <handoffType>.md template per type
+  packets: packets                 # the review queue: <runId>.md or <runId>.json
+  exceptions: exceptions           # the exception queue: unplanned failures
+packetFormat: md                   # form of new packets: md or json
+lint:
+  maxFileBytes: 1048576            # larger packet files are refused (H103)
+  # Set any rule, by id or name, to error, warning or off. A small team whose
+  # packets carry only runId, triggerReason, evidence, options and ownerRole:
+  #   H202: warning
+  rules: {}
+"""
+
+
+def defaults_dir(kind: str) -> Path:
+    """The shipped default runbooks/ or templates/ (in the wheel, or the source checkout)."""
+    for candidate in (PACKAGE_DIR / "_defaults" / kind, PACKAGE_DIR.parent / kind):
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(f"the packaged default {kind}/ are missing; reinstall handoff-cli")
+
+
+def init_workspace(directory: Path) -> list[Path]:
+    """Scaffold a workspace in `directory`; return the files and folders created (never
+    overwrites an existing file)."""
+    created: list[Path] = []
+
+    def place(target: Path, text: str) -> None:
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            created.append(target)
+
+    if directory.exists() and not directory.is_dir():
+        raise UsageError("is not a directory", directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    place(directory / CONFIG_NAME, WORKSPACE_CONFIG)
+    for kind in ("runbooks", "templates"):
+        for source in sorted(defaults_dir(kind).iterdir()):
+            if source.is_file() and not source.name.startswith("."):
+                place(directory / kind / source.name, source.read_text(encoding="utf-8"))
+    for folder in ("packets", "exceptions"):
+        target = directory / folder
+        if not target.exists():
+            target.mkdir(parents=True)
+            created.append(target)
+    place(directory / ".handoff" / ".gitignore", "*\n")
+    return created
+
+
+def resolve_identity(explicit: str | None = None) -> str | None:
+    """Who is acting: --as, then $HANDOFF_USER, then `git config user.email`."""
+    if explicit and explicit.strip():
+        return explicit.strip()
+    env = os.environ.get("HANDOFF_USER", "").strip()
+    if env:
+        return env
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        result = subprocess.run([git, "config", "user.email"], capture_output=True, text=True,
+                                timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None
+
+
+@dataclass(frozen=True)
+class NewPacket:
+    """What `create_packet` made."""
+
+    path: Path
+    run_id: str
+    owner_role: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class PacketInput:
+    """Everything an agent may give `handoff new`, merged in this order of precedence:
+    from_json, then values (--set), then evidence (--evidence), then options (--option)."""
+
+    from_json: Mapping[str, Any] | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, str] = field(default_factory=dict)
+    options: Sequence[Mapping[str, str]] = ()
+
+
+def parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    """Split KEY=VALUE; raise UsageError naming the flag otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"{flag} expects KEY=VALUE, got '{text}'")
+    return key.strip(), value
+
+
+def parse_value(key: str, raw: str) -> Any:
+    """A --set value: JSON when it parses as JSON (numbers, true, lists), else the string;
+    the packet's text keys always stay strings."""
+    if key in STRING_KEYS:
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def merge_input(type_name: str, given: PacketInput) -> dict[str, Any]:
+    """The packet keys an agent supplied, in one mapping."""
+    data: dict[str, Any] = dict(given.from_json or {})
+    declared = data.get("handoffType")
+    if declared is not None and declared != type_name:
+        raise UsageError(f"the JSON packet is a '{declared}' handoff, not '{type_name}'")
+    for key, value in given.values.items():
+        head, _, tail = key.partition(".")
+        if tail:
+            inner = data.get(head)
+            data[head] = {**(inner if isinstance(inner, dict) else {}), tail: value}
+        else:
+            data[key] = value
+    if given.evidence:
+        data["evidence"] = dict(given.evidence)
+    if given.options:
+        data["options"] = [dict(option) for option in given.options]
+    return data
+
+
+def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
+                  identity: str | None = None, now: datetime | None = None,
+                  fmt: str | None = None) -> NewPacket:
+    """Scaffold a packet from the type's template, route its owner and write it atomically."""
+    from .editing import EditError, set_keys
+    from .store import create_new
+
+    runbook = workspace.runbook
+    handoff_type = runbook.types.get(type_name)
+    if handoff_type is None:
+        raise UsageError(f"unknown handoff type '{type_name}'; the runbook has: "
+                         f"{', '.join(sorted(runbook.types))}")
+    now = now or now_utc()
+    data = merge_input(type_name, given)
+    warnings: list[str] = []
+    run_id = data.get("runId")
+    if run_id is None:
+        run_id = f"{type_name.replace('_', '-')}-{now:%Y-%m-%d-%H%M%S}"
+    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+        raise UsageError(f"runId '{run_id}' must be 1-128 letters, digits, '.', '_' or '-'")
+    existing = find_packet_file(workspace, run_id)
+    if existing is not None:
+        from .errors import ConflictError
+
+        raise ConflictError(f"a packet with runId '{run_id}' already exists: "
+                            f"{workspace.relative(existing)}")
+    owner = runbook.route_for(type_name, data) or handoff_type.owner
+    if data.get("ownerRole") not in (None, owner):
+        warnings.append(f"ownerRole '{data['ownerRole']}' replaced by the runbook's owner "
+                        f"'{owner}' for {type_name}")
+    data.update({
+        "handoffType": type_name, "runId": run_id, "ownerRole": owner, "status": "open",
+        "createdAt": iso(now), "dueBy": iso(now + handoff_type.time_to_decide),
+        "history": [{"event": "created", "at": iso(now), "by": identity or "agent"}],
+    })
+    fmt = fmt or workspace.settings.packet_format
+    template = template_text(workspace, handoff_type.template)
+    if fmt == "json":
+        text = json.dumps({**template_data(template), **data}, indent=2, ensure_ascii=False) + "\n"
+    else:
+        try:
+            text = set_keys(fill_body(template, data), "md", data)
+        except EditError as exc:
+            raise ConfigError(f"template cannot be filled: {exc}",
+                              workspace.templates_dir / handoff_type.template) from None
+    path = workspace.packets_dir / f"{run_id}.{fmt}"
+    create_new(path, text)
+    return NewPacket(path=path, run_id=run_id, owner_role=owner, warnings=tuple(warnings))
+
+
+def template_text(workspace: Workspace, name: str) -> str:
+    """The type's template, or a bare frontmatter when the workspace has none for it."""
+    path = workspace.templates_dir / name
+    if not path.exists():
+        return "---\n---\n"
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read template: {exc}", path) from None
+
+
+def template_data(template: str) -> dict[str, Any]:
+    """The template's frontmatter keys (parsed with python-frontmatter's safe YAML handler)."""
+    import frontmatter
+
+    try:
+        metadata = frontmatter.loads(template).metadata
+    except Exception as exc:  # the library raises yaml and ValueError alike
+        raise ConfigError(f"template frontmatter is not valid YAML: {exc}") from None
+    return dict(metadata)
+
+
+def fill_body(template: str, data: Mapping[str, Any]) -> str:
+    """Substitute top-level text values into the Markdown body's $placeholders."""
+    from .packet import split_frontmatter
+
+    try:
+        _, _, body_start, _ = split_frontmatter(template)
+    except LoadFailure as failure:
+        raise ConfigError(f"template: {failure.message}") from None
+    scalars = {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))}
+    return template[:body_start] + Template(template[body_start:]).safe_substitute(scalars)
+
+
+def find_packet_file(workspace: Workspace, run_id: str) -> Path | None:
+    """The file of a runId in the review or exception queue, if any."""
+    if not RUN_ID.match(run_id):
+        return None
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        for suffix in PACKET_SUFFIXES:
+            candidate = folder / f"{run_id}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def resolve_packet_path(workspace: Workspace, ref: str) -> Path:
+    """PACKET as a path or a runId."""
+    as_path = Path(ref)
+    if as_path.suffix in PACKET_SUFFIXES and as_path.is_file():
+        return as_path
+    found = find_packet_file(workspace, ref)
+    if found is None:
+        raise NotFoundError(f"no packet '{ref}' (neither a file nor a runId in "
+                            f"{workspace.settings.packets}/ or {workspace.settings.exceptions}/)")
+    return found
+
+
+def get_packet(workspace: Workspace, ref: str) -> Packet:
+    """Load a packet by path or runId; a file that does not load is a PacketError."""
+    from .errors import PacketError
+
+    path = resolve_packet_path(workspace, ref)
+    try:
+        return load_packet(path, workspace.settings.max_file_bytes)
+    except LoadFailure as failure:
+        raise PacketError(f"{failure.code} {failure.message}", path, failure.line) from None
+
+
+def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
+    """Lint packets (default: the whole workspace queue); return sorted findings."""
+    from .lint.engine import lint_paths
+
+    return lint_paths(workspace, paths)

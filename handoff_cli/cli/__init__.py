@@ -1,0 +1,17 @@
+"""The command line: a thin Typer shell over handoff_cli.api (parse -> call -> render)."""
+
+from __future__ import annotations
+
+from . import lint as _lint  # noqa: F401  (registers commands)
+from . import packets as _packets  # noqa: F401
+from . import queue as _queue  # noqa: F401
+from . import setup as _setup  # noqa: F401
+from .app import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="handoff")
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,101 @@
+"""The Typer application, global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import EXIT_USAGE, HandoffError
+from ..workspace import Workspace, find_workspace
+
+EXIT_INTERNAL = 70
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one error line to stderr and exit with `code`."""
+    typer.echo(f"handoff: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+class HandoffGroup(TyperGroup):
+    """Maps every HandoffError to one message and its exit code; never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HandoffError as exc:
+            from ..textsafe import safe_text
+
+            fail(safe_text(str(exc)), exc.exit_code)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            # Typer/click signal exits and usage errors with exceptions of their own.
+            if type(exc).__module__.startswith(("typer", "click")) or os.environ.get(
+                "HANDOFF_DEBUG"
+            ):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set HANDOFF_DEBUG=1 for the "
+                 "traceback and please report it)", EXIT_INTERNAL)
+
+
+app = typer.Typer(
+    cls=HandoffGroup,
+    name="handoff",
+    help="Decision packets for AI agents that must hand a decision to a person.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"handoff {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    workspace: Optional[Path] = typer.Option(  # noqa: UP007 - typer needs Optional on 3.9 syntax
+        None, "--workspace", "-w", metavar="DIR",
+        help="Workspace directory (default: $HANDOFF_WORKSPACE, else walk up from here).",
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Decision packets for AI agents that must hand a decision to a person."""
+    ctx.obj = {"workspace": workspace}
+
+
+def current_workspace(ctx: typer.Context, near: Path | None = None) -> Workspace:
+    """The workspace for this command: --workspace, $HANDOFF_WORKSPACE, or walk up."""
+    explicit = (ctx.find_root().obj or {}).get("workspace")
+    start = None
+    if near is not None:
+        start = near if near.is_dir() else near.parent
+    if explicit is None and not os.environ.get("HANDOFF_WORKSPACE") and start is not None:
+        try:
+            return find_workspace(start)
+        except HandoffError:
+            pass
+    return find_workspace(None, explicit)
+
+
+def check_choice(value: str, choices: tuple[str, ...], flag: str) -> str:
+    """Validate an enumerated option with a clear message (exit 2)."""
+    if value not in choices:
+        fail(f"{flag} must be one of {', '.join(choices)}; got '{value}'")
+    return value

@@ -1,0 +1,85 @@
+"""`handoff new`: scaffold a packet from its type's template."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from ..errors import UsageError
+from .app import app, current_workspace
+
+
+def read_json_input(source: str) -> dict[str, Any]:
+    """A whole JSON packet from a file or '-' (stdin); errors name the file and line."""
+    from ..packet import LoadFailure, parse_json_object
+
+    name = "<stdin>" if source == "-" else source
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read --from-json: {exc}", name) from None
+    try:
+        return parse_json_object(text)
+    except LoadFailure as failure:
+        raise UsageError(failure.message, name, failure.line) from None
+
+
+@app.command()
+def new(
+    ctx: typer.Context,
+    handoff_type: str = typer.Argument(..., metavar="TYPE", help="A handoff type from the runbook."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="Set a key (VALUE is JSON if it parses, else text)."),
+    evidence: list[str] = typer.Option([], "--evidence", metavar="NAME=PATH",
+                                       help="Evidence file, relative to the workspace."),
+    option: list[str] = typer.Option([], "--option", metavar="LABEL=RISK",
+                                     help="An option and its risk (repeatable)."),
+    from_json: Optional[str] = typer.Option(None, "--from-json", metavar="FILE|-",  # noqa: UP007
+                                            help="A whole JSON packet, from a file or stdin."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="md or json (default: workspace)."),  # noqa: UP007
+    as_: Optional[str] = typer.Option(None, "--as", help="Who creates it (history)."),  # noqa: UP007
+) -> None:
+    """Scaffold a packet, route its owner from the runbook, and print the new file's path."""
+    from ..api import PacketInput, create_packet, parse_assignment, parse_value, resolve_identity
+    from .app import check_choice
+
+    if fmt is not None:
+        check_choice(fmt, ("md", "json"), "--format")
+    workspace = current_workspace(ctx)
+    values = {}
+    for item in set_:
+        key, raw = parse_assignment(item, "--set")
+        values[key] = parse_value(key, raw)
+    options = []
+    for item in option:
+        label, risk = parse_assignment(item, "--option")
+        options.append({"label": label, "risk": risk.strip()})
+    given = PacketInput(
+        from_json=read_json_input(from_json) if from_json else None,
+        values=values,
+        evidence=dict(parse_assignment(item, "--evidence") for item in evidence),
+        options=options,
+    )
+    made = create_packet(workspace, handoff_type, given, identity=resolve_identity(as_), fmt=fmt)
+    for warning in made.warnings:
+        typer.echo(f"handoff: warning: {warning}", err=True)
+    typer.echo(workspace.relative(made.path))
+    _report_findings(workspace, made.path)
+
+
+def _report_findings(workspace: Any, path: Path) -> None:
+    """Tell the agent, on stderr, what the new packet still lacks."""
+    from ..api import lint
+    from ..lint.formats import text_line
+
+    findings = lint(workspace, [path])
+    for finding in findings:
+        typer.echo(text_line(finding), err=True)
+    if findings:
+        typer.echo(f"handoff: {len(findings)} finding(s) to fix before review; "
+                   f"check again with: handoff lint {workspace.relative(path)}", err=True)
+
+

@@ -1,0 +1,54 @@
+"""`handoff list`: the review queue or the exception queue."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+
+from .app import app, check_choice, current_workspace
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    owner: Optional[list[str]] = typer.Option(None, "--owner", metavar="ROLE",  # noqa: UP007
+                                              help="Only packets owned by ROLE (repeatable)."),
+    mine: bool = typer.Option(False, "--mine", help="Only packets owned by my roles."),
+    status: Optional[str] = typer.Option(None, "--status", help="open, decided, returned, "  # noqa: UP007
+                                         "withdrawn or closed."),
+    handoff_type: Optional[str] = typer.Option(None, "--type", help="Only this handoff type."),  # noqa: UP007
+    overdue: bool = typer.Option(False, "--overdue", help="Only open packets past dueBy."),
+    exceptions: bool = typer.Option(False, "--exceptions", help="Show the exception queue."),
+    as_: Optional[str] = typer.Option(None, "--as", help="Identity for --mine."),  # noqa: UP007
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """The queue, sorted by due time: runId, type, owner, status, age, due, trigger."""
+    from ..api import resolve_identity
+    from ..errors import UsageError
+    from ..packet import STATUSES
+    from ..queue import list_queue
+    from ..render import make_console, queue_table
+
+    check_choice(fmt, ("table", "json"), "--format")
+    if status is not None:
+        check_choice(status, STATUSES, "--status")
+    workspace = current_workspace(ctx)
+    owners = tuple(owner or ())
+    if mine:
+        identity = resolve_identity(as_)
+        if not identity:
+            raise UsageError("--mine needs an identity: --as, HANDOFF_USER or git user.email")
+        owners += tuple(workspace.runbook.roles_of(identity)) or ("\0none",)
+    entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
+                         overdue=overdue, exceptions=exceptions)
+    if fmt == "json":
+        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        return
+    title = "Exception queue" if exceptions else "Review queue"
+    console = make_console()
+    if not entries:
+        console.print(f"{title}: empty", markup=False)
+        return
+    console.print(queue_table(entries, f"{title} ({len(entries)})"))

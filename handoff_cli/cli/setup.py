@@ -1,0 +1,75 @@
+"""`handoff init`, `demo`, `schema` and `rules`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .app import app
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), metavar="[DIR]", help="Where to make the workspace."),
+) -> None:
+    """Scaffold a workspace with the example runbook and templates; never overwrites a file."""
+    from ..api import init_workspace
+
+    created = init_workspace(directory)
+    for path in created:
+        typer.echo(f"created {path}")
+    if not created:
+        typer.echo(f"{directory}: workspace already complete; nothing to create")
+    else:
+        typer.echo(f"workspace ready in {directory}; next: handoff new TYPE (see handoff brief)")
+
+
+@app.command()
+def schema(
+    runbook: bool = typer.Option(False, "--runbook", help="Print the runbook schema instead."),
+) -> None:
+    """Print the packet JSON Schema (works with any JSON Schema tool or editor)."""
+    from ..schema import schema_text
+
+    typer.echo(schema_text("runbook" if runbook else "packet"), nl=False)
+
+
+@app.command()
+def rules(
+    fmt: str = typer.Option("text", "--format", help="text or json."),
+) -> None:
+    """List every lint rule: id, name, default severity and what it catches."""
+    import json
+
+    from ..lint.registry import RULES
+    from .app import check_choice
+
+    check_choice(fmt, ("text", "json"), "--format")
+    if fmt == "json":
+        typer.echo(json.dumps([{"id": r.code, "name": r.name, "severity": r.severity,
+                                "summary": r.summary} for r in RULES], indent=2))
+        return
+    for rule in RULES:
+        typer.echo(f"{rule.code}  {rule.name:<26} {rule.severity:<8} {rule.summary}")
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("handoff-demo"), metavar="[DIR]",
+                                     help="Where to make the demo workspace."),
+) -> None:
+    """Make a demo workspace with the refund example and show the queue."""
+    from ..demo import build_demo
+    from ..queue import list_queue
+    from ..render import make_console, queue_table
+
+    result = build_demo(directory)
+    console = make_console()
+    console.print(f"Demo workspace: {directory} ({len(result.packets)} packets, "
+                  f"{len(result.exceptions)} in the exception queue)", markup=False)
+    workspace = result.workspace
+    console.print(queue_table(list_queue(workspace), "Review queue"))
+    console.print(queue_table(list_queue(workspace, exceptions=True), "Exception queue"))
+    console.print(f"\nNext: cd {directory} && handoff lint && handoff show {result.refund_run_id}",
+                  markup=False)

@@ -1,0 +1,1 @@
+"""Packet lint: rules (small pure checks), their registry, the engine and output formats."""

@@ -1,0 +1,165 @@
+"""The lint engine: collect files, load each once, run the rules, place and filter findings.
+
+Loading is separate from checking so that a cache can sit between them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..packet import LoadFailure, Packet, load_packet
+from ..workspace import PACKET_SUFFIXES, Workspace, packet_files
+from .registry import RULES_BY_CODE
+from .rules import CHECKS, PLACEHOLDER, Issue, LintContext
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One placed lint finding."""
+
+    path: str
+    line: int
+    column: int
+    rule: str
+    severity: str
+    message: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file to lint and the path to show for it."""
+
+    path: Path
+    shown: str
+
+
+def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]:
+    """The files to lint: the given files, the packet files under given folders, or by default
+    every packet file in the workspace's packets/ and exceptions/."""
+    if not paths:
+        targets = []
+        for folder in (workspace.packets_dir, workspace.exceptions_dir):
+            targets += [Target(f, _relative(f, workspace.root)) for f in packet_files(folder)]
+        return targets
+    targets = []
+    for given in paths:
+        if given.is_dir():
+            targets += [Target(f, _join_shown(given, f)) for f in packet_files(given)]
+        else:
+            targets.append(Target(given, str(given)))
+    return targets
+
+
+def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding]:
+    """Lint packet files and return every finding at its configured severity, sorted."""
+    context = LintContext(workspace, workspace.runbook, template_placeholders(workspace))
+    exceptions_context = LintContext(workspace, context.runbook, context.template_placeholders,
+                                     in_exceptions=True)
+    exceptions_root = workspace.exceptions_dir.resolve()
+    findings: list[Finding] = []
+    seen_ids: dict[str, str] = {}
+    targets = collect_targets(workspace, paths)
+    linted = {t.path.resolve() for t in targets}
+    for target in targets:
+        try:
+            packet = load_packet(target.path, workspace.settings.max_file_bytes)
+        except LoadFailure as failure:
+            findings += _placed(workspace, target.shown,
+                                [(failure.code, failure.line, failure.column, failure.message)])
+            continue
+        in_exceptions = exceptions_root in target.path.resolve().parents
+        issues = list(check_packet(packet, exceptions_context if in_exceptions else context))
+        issues += duplicate_issues(packet, workspace, seen_ids, target.shown, linted)
+        issues = [i for i in issues if severity_of(workspace, i.code) != "off"]
+        findings += _placed(workspace, target.shown, _positions(packet, issues))
+    findings.sort()
+    return findings
+
+
+def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
+    """Every issue the rules find in one loaded packet."""
+    for check in CHECKS:
+        for issue in check(packet, context):
+            if context.in_exceptions and not RULES_BY_CODE[issue.code].in_exceptions:
+                continue
+            yield issue
+
+
+def duplicate_issues(packet: Packet, workspace: Workspace, seen_ids: dict[str, str], shown: str,
+                     linted: set[Path]) -> list[Issue]:
+    """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues."""
+    run_id = packet.run_id
+    if run_id is None:
+        return []
+    if run_id in seen_ids:
+        return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {seen_ids[run_id]})")]
+    seen_ids[run_id] = shown
+    if packet.path.stem != run_id:
+        return []
+    own = packet.path.resolve()
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        for suffix in PACKET_SUFFIXES:
+            other = folder / f"{run_id}{suffix}"
+            if other.exists() and other.resolve() != own and other.resolve() not in linted:
+                where = _relative(other, workspace.root)
+                return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
+    return []
+
+
+def template_placeholders(workspace: Workspace) -> frozenset[str]:
+    """Placeholder names used by the workspace's templates (to spot unfilled ones)."""
+    names: set[str] = set()
+    folder = workspace.templates_dir
+    if folder.is_dir():
+        for template in folder.glob("*.md"):
+            try:
+                text = template.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            names.update(m.group(1) or m.group(2) for m in PLACEHOLDER.finditer(text))
+    return frozenset(names)
+
+
+def _positions(packet: Packet, issues: list[Issue]) -> list[tuple[str, int, int, str]]:
+    placed = []
+    for issue in issues:
+        if issue.line is not None:
+            line, column = issue.line, 1
+        else:
+            line, column = packet.position(issue.keypath)
+        placed.append((issue.code, line, column, issue.message))
+    return placed
+
+
+def _placed(workspace: Workspace, shown: str,
+            issues: list[tuple[str, int, int, str]]) -> list[Finding]:
+    findings = []
+    for code, line, column, message in issues:
+        severity = severity_of(workspace, code)
+        if severity != "off":
+            findings.append(Finding(shown, line, column, code, severity, message))
+    return findings
+
+
+def severity_of(workspace: Workspace, code: str) -> str:
+    """A rule's severity in this workspace: handoff.yaml's setting, else the rule's default."""
+    return workspace.settings.rule_severity.get(code, RULES_BY_CODE[code].severity)
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _join_shown(given: Path, found: Path) -> str:
+    try:
+        return (given / found.relative_to(given)).as_posix()
+    except ValueError:
+        return str(found)

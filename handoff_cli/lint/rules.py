@@ -1,0 +1,278 @@
+"""The lint rules: small pure checks from a loaded packet and its context to issues.
+
+Each check yields Issue(code, keypath, message); the engine places and filters them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..packet import Packet, content_digest, evidence_entries, option_labels
+from ..runbook import Runbook
+from ..workspace import Workspace, resolve_inside
+
+KeyPath = tuple[str | int, ...]
+
+PLACEHOLDER = re.compile(r"\$(?:([_A-Za-z][_A-Za-z0-9]*)|\{([_A-Za-z][_A-Za-z0-9]*)\})")
+URL = re.compile(r"^https?://", re.IGNORECASE)
+# Text that hands the reviewer a chore instead of an answer.
+VAGUE = frozenset({
+    "", "-", "--", "?", "...", "n/a", "na", "none", "null", "nil", "tbd", "tba", "todo", "fixme",
+    "xxx", "placeholder", "pending", "unknown", "review", "please review", "pls review",
+    "review please", "needs review", "review needed", "please check", "check", "please advise",
+    "advise", "please decide", "decide", "see above", "see below", "see attached", "see body",
+    "fyi", "as discussed", "lorem ipsum", "fill in", "to be filled", "something", "stuff", "wait",
+    "ask", "please help", "help", "ok",
+})
+VAGUE_OPENERS = re.compile(
+    r"^(please\s+)?(review|check|advise|decide|look|have a look|take a look|see)\b", re.IGNORECASE
+)
+RECOMMENDED_FIELDS = ("handoffType", "agentGoal", "agentNextActionAfterDecision")
+
+
+@dataclass(frozen=True)
+class Issue:
+    """An unplaced finding: rule code, where in the packet, and the message."""
+
+    code: str
+    keypath: KeyPath
+    message: str
+    line: int | None = None  # for places outside the keys, such as the Markdown body
+
+
+@dataclass(frozen=True)
+class LintContext:
+    """What the rules may consult besides the packet itself."""
+
+    workspace: Workspace
+    runbook: Runbook
+    template_placeholders: frozenset[str] = field(default_factory=frozenset)
+    in_exceptions: bool = False
+
+
+def unanswered(value: Any) -> str | None:
+    """Why a free-text answer does not answer its question, or None when it does."""
+    if value is None:
+        return "is empty"
+    if not isinstance(value, str):
+        return None  # the schema rule reports a wrong type
+    folded = " ".join(re.sub(r"[^\w\s/?.-]", " ", value.casefold()).split()).strip(" .!")
+    if not folded:
+        return "is empty"
+    if PLACEHOLDER.fullmatch(value.strip()):
+        return None  # H603 reports unfilled placeholders
+    if folded in VAGUE:
+        return f"'{value.strip()}' does not answer the question"
+    if VAGUE_OPENERS.match(folded) and len(folded.split()) <= 4:
+        return f"'{value.strip()}' asks for a review instead of answering the question"
+    return None
+
+
+def check_schema(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H201: the packet JSON Schema."""
+    from ..schema import packet_validator
+
+    for error in packet_validator().iter_errors(packet.data):
+        path = tuple(error.absolute_path)
+        where = _dotted(path)
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else error.message
+            yield Issue("H201", path, f"required key '{missing}' is missing"
+                        + (f" in {where}" if where else ""))
+        else:
+            yield Issue("H201", path, f"{where or 'packet'}: {_short(error.message)}")
+
+
+def check_recommended(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H202: the keys a full (not lightweight) packet carries."""
+    for key in RECOMMENDED_FIELDS:
+        if key not in packet.data:
+            yield Issue("H202", (), f"'{key}' is missing")
+
+
+def check_questions(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H301-H307: the four questions every packet answers."""
+    data = packet.data
+    for code, key, question in (
+        ("H301", "agentGoal", "the goal of the run"),
+        ("H302", "triggerReason", "why the agent handed off"),
+        ("H306", "agentNextActionAfterDecision", "what the agent does after the decision"),
+    ):
+        if key in data:
+            reason = unanswered(data[key])
+            if reason:
+                yield Issue(code, (key,), f"{key} ({question}) {reason}")
+    evidence = data.get("evidence")
+    if "evidence" in data and (evidence is None or evidence == {} or evidence == []):
+        yield Issue("H303", ("evidence",), "evidence is empty: list what the agent read")
+    options = data.get("options")
+    if "options" in data and not options:
+        yield Issue("H304", ("options",), "options is empty: offer what the owner may decide")
+    if isinstance(options, list):
+        yield from _option_issues(options)
+
+
+def _option_issues(options: list[Any]) -> Iterator[Issue]:
+    seen: dict[str, int] = {}
+    for index, option in enumerate(options):
+        if not isinstance(option, dict):
+            continue
+        label = option.get("label")
+        name = f"option '{label}'" if isinstance(label, str) else f"option {index + 1}"
+        if "risk" not in option:
+            yield Issue("H305", ("options", index), f"{name} has no risk")
+        else:
+            reason = unanswered(option.get("risk"))
+            if reason:
+                yield Issue("H305", ("options", index, "risk"), f"risk of {name} {reason}")
+        if isinstance(label, str):
+            folded = label.strip().casefold()
+            if folded in seen:
+                yield Issue("H307", ("options", index, "label"),
+                            f"{name} repeats option {seen[folded] + 1}")
+            seen.setdefault(folded, index)
+
+
+def check_evidence(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H401-H404: evidence exists inside the workspace; none is opened, only stat-ed."""
+    for name, value in evidence_entries(packet.data):
+        keypath: KeyPath = ("evidence", name)
+        if URL.match(value):
+            continue
+        if not value.strip():
+            yield Issue("H401", keypath, f"evidence '{name}' has an empty path")
+            continue
+        if PLACEHOLDER.fullmatch(value.strip()):
+            continue  # H603 reports it
+        real, reason = resolve_inside(ctx.workspace, value)
+        if reason == "is absolute":
+            yield Issue("H402", keypath, f"evidence path '{value}' is absolute; "
+                        "use a path relative to the workspace root")
+        elif reason is not None:
+            yield Issue("H403", keypath, f"evidence path '{value}' {reason}; it is never opened")
+        elif real is not None and not real.exists():
+            yield Issue("H401", keypath, f"evidence '{name}' not found: '{value}'")
+    handoff_type = ctx.runbook.types.get(str(packet.data.get("handoffType")))
+    evidence = packet.data.get("evidence")
+    if handoff_type and isinstance(evidence, dict) and evidence:
+        for required in handoff_type.required_evidence:
+            if required not in evidence:
+                yield Issue("H404", ("evidence",), f"evidence '{required}' is required for "
+                            f"{handoff_type.name} by the runbook")
+
+
+def check_runbook(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H501-H505: type, role, routing, responses and exception triggers from the runbook."""
+    data, runbook = packet.data, ctx.runbook
+    type_name = data.get("handoffType")
+    handoff_type = runbook.types.get(type_name) if isinstance(type_name, str) else None
+    if isinstance(type_name, str) and handoff_type is None:
+        yield Issue("H501", ("handoffType",), f"unknown handoff type '{type_name}' (runbook has: "
+                    f"{', '.join(sorted(runbook.types))})")
+    owner = data.get("ownerRole")
+    if isinstance(owner, str) and owner not in runbook.roles:
+        yield Issue("H502", ("ownerRole",), f"unknown role '{owner}' (runbook has: "
+                    f"{', '.join(sorted(runbook.roles))})")
+    elif isinstance(owner, str) and handoff_type is not None:
+        routed = runbook.route_for(handoff_type.name, data)
+        if routed and routed != owner:
+            yield Issue("H503", ("ownerRole",), f"ownerRole '{owner}' differs from the runbook's "
+                        f"owner '{routed}' for {handoff_type.name} (run 'handoff route')")
+    if handoff_type is not None and isinstance(data.get("options"), list):
+        allowed = {r.casefold() for r in handoff_type.responses}
+        for index, option in enumerate(data["options"]):
+            label = option.get("label") if isinstance(option, dict) else None
+            if isinstance(label, str) and label.strip().casefold() not in allowed:
+                yield Issue("H504", ("options", index, "label"), f"option '{label}' is not a "
+                            f"response the runbook allows for {handoff_type.name}: "
+                            f"{', '.join(handoff_type.responses)}")
+    trigger = runbook.exception_trigger_for(data.get("triggerReason"))
+    if trigger is not None:
+        yield Issue("H505", ("triggerReason",), f"trigger is an unplanned failure "
+                    f"({trigger.name}); it belongs in the exception queue (run 'handoff route')")
+
+
+def check_identity(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H602: the file is named after its runId."""
+    run_id = packet.run_id
+    if run_id is not None and packet.path.stem != run_id:
+        yield Issue("H602", ("runId",), f"runId '{run_id}' differs from the file name "
+                    f"'{packet.path.name}' (expected {run_id}{packet.path.suffix})")
+
+
+def check_placeholders(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H603: template placeholders left in values or the body."""
+    for keypath, text in _strings(packet.data, ()):
+        for match in PLACEHOLDER.finditer(text):
+            name = match.group(1) or match.group(2)
+            if match.group(0) == text.strip() or name in ctx.template_placeholders:
+                yield Issue("H603", keypath, f"unfilled placeholder '{match.group(0)}' in "
+                            f"{_dotted(keypath)}")
+                break
+    if packet.body and ctx.template_placeholders:
+        for match in PLACEHOLDER.finditer(packet.body):
+            if (match.group(1) or match.group(2)) in ctx.template_placeholders:
+                line = packet.body_line + packet.body.count("\n", 0, match.start())
+                yield Issue("H603", (), f"unfilled placeholder '{match.group(0)}' in the body",
+                            line)
+                break
+
+
+def check_decision(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H701-H704: a recorded decision is consistent, by a member, and still matches the packet."""
+    data = packet.data
+    status = data.get("status", "open")
+    decision = data.get("decision")
+    if status in ("decided", "closed") and not isinstance(decision, dict):
+        yield Issue("H704", ("status",), f"status is '{status}' but there is no decision")
+        return
+    if not isinstance(decision, dict):
+        return
+    if status == "open":
+        yield Issue("H704", ("status",) if "status" in data else ("decision",), "a decision is recorded but status is still 'open'")
+    option = decision.get("option")
+    if isinstance(option, str) and option not in option_labels(data):
+        yield Issue("H701", ("decision", "option"), f"decision option '{option}' is not one of "
+                    f"the packet's options: {', '.join(option_labels(data)) or 'none'}")
+    by, owner = decision.get("by"), data.get("ownerRole")
+    if isinstance(by, str) and isinstance(owner, str) and owner in ctx.runbook.roles \
+            and not ctx.runbook.is_member(owner, by):
+        yield Issue("H702", ("decision", "by"), f"'{by}' is not a member of the owner role "
+                    f"'{owner}'")
+    digest = decision.get("digest")
+    if isinstance(digest, str) and digest != content_digest(packet):
+        yield Issue("H703", ("decision", "digest"), "the packet was edited after the decision: "
+                    "its content no longer matches the digest the reviewer saw")
+
+
+def _strings(value: Any, keypath: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    if isinstance(value, str):
+        yield keypath, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("history", "decision"):
+                yield from _strings(item, (*keypath, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*keypath, index))
+
+
+def _dotted(keypath: KeyPath) -> str:
+    out = ""
+    for part in keypath:
+        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(message: str, limit: int = 160) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+Check = Callable[[Packet, LintContext], Iterator[Issue]]
+CHECKS: tuple[Check, ...] = (
+    check_schema, check_recommended, check_questions, check_evidence, check_runbook,
+    check_identity, check_placeholders, check_decision,
+)

@@ -1,0 +1,300 @@
+"""The packet model and its one loader for both forms (Markdown frontmatter and JSON).
+
+Loading is cheap on the clean path; key positions are computed only when asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+FRONTMATTER_FENCE = "---"
+FRONTMATTER_ENDS = ("---", "...")
+# Keys written by the tool; everything else is the content a reviewer sees.
+MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome"})
+STATUSES = ("open", "decided", "returned", "withdrawn", "closed")
+MAX_NODES = 100_000
+
+
+@dataclass(frozen=True)
+class LoadFailure(Exception):
+    """Why a file could not be loaded as a packet: a lint rule code, a message and a place."""
+
+    code: str
+    message: str
+    line: int = 1
+    column: int = 1
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class Packet:
+    """A loaded packet: its data, its body (Markdown form) and where its keys are in the text."""
+
+    path: Path
+    kind: str  # "md" or "json"
+    text: str  # the decoded file text, BOM included if present
+    data: dict[str, Any]
+    body: str = ""
+    yaml_offset: int = 0  # str offset of the frontmatter YAML in `text`
+    yaml_line: int = 0  # lines before the frontmatter YAML
+    yaml_end: int = 0  # str offset just past the frontmatter YAML
+    _spans: dict[tuple[str | int, ...], Any] | None = field(default=None, repr=False)
+
+    @property
+    def run_id(self) -> str | None:
+        value = self.data.get("runId")
+        return value if isinstance(value, str) else None
+
+    @property
+    def status(self) -> str:
+        value = self.data.get("status")
+        return value if isinstance(value, str) else "open"
+
+    @property
+    def body_line(self) -> int:
+        """The 1-based line where the Markdown body starts."""
+        return self.text.count("\n", 0, len(self.text) - len(self.body)) + 1
+
+    def spans(self) -> dict[tuple[str | int, ...], Any]:
+        """Positions of every key and item (computed once, on demand)."""
+        if self._spans is None:
+            from .positions import json_spans, yaml_spans
+
+            try:
+                if self.kind == "json":
+                    self._spans = json_spans(self.text)
+                else:
+                    yaml_text = self.text[self.yaml_offset : self.yaml_end]
+                    self._spans = yaml_spans(yaml_text, self.yaml_offset, self.yaml_line)
+            except Exception:  # a position is a nicety; fall back to the top of the packet
+                self._spans = {}
+        return self._spans
+
+    def position(self, keypath: tuple[str | int, ...]) -> tuple[int, int]:
+        """(line, column) of a key path, or of its deepest existing ancestor."""
+        spans = self.spans()
+        for depth in range(len(keypath), 0, -1):
+            span = spans.get(tuple(keypath[:depth]))
+            if span is not None:
+                return span.line, span.column
+        return (self.yaml_line + 1 if self.kind == "md" else 1), 1
+
+
+def read_packet_text(path: Path, max_bytes: int) -> str:
+    """Read and decode a packet file within a size bound; raise LoadFailure for bad bytes."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except IsADirectoryError:
+        raise LoadFailure("H101", "is a directory, not a packet file") from None
+    except OSError as exc:
+        raise LoadFailure("H101", f"cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > max_bytes:
+        raise LoadFailure("H103", f"file is larger than the {max_bytes}-byte limit")
+    if not raw.strip():
+        raise LoadFailure("H105", "file is empty")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise LoadFailure("H104", "file is binary (contains NUL bytes)", raw[:nul].count(b"\n") + 1)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise LoadFailure("H102", f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                          line, column) from None
+
+
+def load_packet(path: Path, max_bytes: int = 1 << 20) -> Packet:
+    """Load a .md or .json packet; raise LoadFailure naming the rule, line and column."""
+    text = read_packet_text(path, max_bytes)
+    if path.suffix.lower() == ".json":
+        return Packet(path=path, kind="json", text=text, data=parse_json_object(text))
+    return parse_markdown(path, text)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """Parse a JSON packet object, refusing duplicate keys and non-standard constants."""
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise ValueError(f"duplicate key '{key}'")
+            result[key] = value
+        return result
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    body = text.removeprefix("\ufeff")
+    shift = len(text) - len(body)
+    try:
+        data = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constant)
+    except json.JSONDecodeError as exc:
+        raise LoadFailure("H109", f"JSON syntax error: {exc.msg}", exc.lineno,
+                          exc.colno + (shift if exc.lineno == 1 else 0)) from None
+    except ValueError as exc:
+        raise LoadFailure("H109", f"JSON error: {exc}") from None
+    except RecursionError:
+        raise LoadFailure("H109", "JSON is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise LoadFailure("H110", f"a packet must be a JSON object, not {_kind_of(data)}")
+    return data
+
+
+def split_frontmatter(text: str) -> tuple[int, int, int, int]:
+    """Locate the frontmatter: (yaml_start, yaml_end, body_start, yaml_line) offsets/lines."""
+    start = 1 if text.startswith("\ufeff") else 0
+    first_end = text.find("\n", start)
+    first = text[start : first_end if first_end >= 0 else len(text)]
+    if first.rstrip() != FRONTMATTER_FENCE:
+        raise LoadFailure("H106", "missing frontmatter: a packet must start with a '---' line")
+    if first_end < 0:
+        raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line")
+    yaml_start = first_end + 1
+    position = yaml_start
+    while position <= len(text):
+        end = text.find("\n", position)
+        stop = end if end >= 0 else len(text)
+        if text[position:stop].rstrip() in FRONTMATTER_ENDS:
+            return yaml_start, position, (stop + 1 if end >= 0 else stop), 1
+        if end < 0:
+            break
+        position = end + 1
+    raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line", 1, 1)
+
+
+def parse_markdown(path: Path, text: str) -> Packet:
+    """Parse a Markdown packet's frontmatter safely."""
+    yaml_start, yaml_end, body_start, yaml_line = split_frontmatter(text)
+    data = parse_yaml_mapping(text[yaml_start:yaml_end], yaml_line)
+    return Packet(path=path, kind="md", text=text, data=data, body=text[body_start:],
+                  yaml_offset=yaml_start, yaml_line=yaml_line, yaml_end=yaml_end)
+
+
+@lru_cache(maxsize=1)
+def packet_loader() -> Any:
+    """A safe YAML loader class that keeps timestamps as the strings they were written as."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class PacketLoader(base):  # type: ignore[valid-type,misc]
+        pass
+
+    PacketLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    return PacketLoader
+
+
+def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
+    """safe-load frontmatter YAML into a mapping; every failure becomes a LoadFailure."""
+    import yaml
+
+    try:
+        data = yaml.load(yaml_text, Loader=packet_loader())  # noqa: S506 - a safe loader class
+    except yaml.constructor.ConstructorError as exc:
+        line, column = _mark_position(exc, line_offset)
+        problem = exc.problem or "cannot construct value"
+        tag = re.search(r"tag '([^']*)'", problem)
+        if tag:
+            shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+            problem = f"YAML tag '{shown}' is refused (never executed)"
+        raise LoadFailure("H111", problem, line, column) from None
+    except yaml.MarkedYAMLError as exc:
+        line, column = _mark_position(exc, line_offset)
+        raise LoadFailure("H108", f"YAML syntax error: {exc.problem or exc.context}",
+                          line, column) from None
+    except yaml.YAMLError as exc:
+        raise LoadFailure("H108", f"YAML error: {exc}", line_offset + 1) from None
+    except RecursionError:
+        raise LoadFailure("H108", "YAML is nested too deeply", line_offset + 1) from None
+    if data is None:
+        raise LoadFailure("H110", "frontmatter is empty", line_offset + 1)
+    if not isinstance(data, dict):
+        raise LoadFailure("H110", f"frontmatter must be a mapping of keys, not {_kind_of(data)}",
+                          line_offset + 1)
+    check_tree(data, line_offset + 1)
+    return data
+
+
+def check_tree(data: dict[str, Any], line: int) -> None:
+    """Refuse shared nodes (YAML anchors/aliases, the alias-bomb vector), non-string keys and
+    oversized trees, in one bounded pass."""
+    seen: set[int] = set()
+    stack: list[Any] = [data]
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise LoadFailure("H112", f"packet has more than {MAX_NODES} values", line)
+        if isinstance(node, (dict, list)):
+            if id(node) in seen:
+                raise LoadFailure("H112", "YAML anchors and aliases are not allowed in packets",
+                                  line)
+            seen.add(id(node))
+            if isinstance(node, dict):
+                for key, value in node.items():
+                    if not isinstance(key, str):
+                        raise LoadFailure("H110", f"key {key!r} is not a string", line)
+                    stack.append(value)
+            else:
+                stack.extend(node)
+
+
+def _mark_position(exc: Any, line_offset: int) -> tuple[int, int]:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return line_offset + 1, 1
+    return mark.line + 1 + line_offset, mark.column + 1
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
+def content_digest(packet: Packet) -> str:
+    """sha256 of what a reviewer sees: every unmanaged key plus the Markdown body."""
+    content = {key: value for key, value in packet.data.items() if key not in MANAGED_KEYS}
+    body = packet.body.replace("\r\n", "\n").strip()
+    payload = json.dumps({"packet": content, "body": body}, sort_keys=True, ensure_ascii=False,
+                         separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def evidence_entries(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(name, path-or-url) pairs of a packet's evidence, whatever form each entry takes."""
+    evidence = data.get("evidence")
+    if not isinstance(evidence, dict):
+        return []
+    entries = []
+    for name, value in evidence.items():
+        if isinstance(value, dict):
+            value = value.get("path")
+        if isinstance(value, str):
+            entries.append((name, value))
+    return entries
+
+
+def option_labels(data: dict[str, Any]) -> list[str]:
+    """The labels of a packet's options, in order."""
+    options = data.get("options")
+    if not isinstance(options, list):
+        return []
+    return [o["label"] for o in options if isinstance(o, dict) and isinstance(o.get("label"), str)]

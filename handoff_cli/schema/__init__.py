@@ -1,0 +1,45 @@
+"""The JSON Schemas that ship in the package (packet and runbook) and cached validators.
+
+`handoff schema` prints packet.schema.json; it works unchanged with other JSON Schema tools.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+
+
+@lru_cache(maxsize=None)
+def schema_text(name: str = "packet") -> str:
+    """The raw text of a shipped schema."""
+    return (HERE / f"{name}.schema.json").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str = "packet") -> dict[str, Any]:
+    """A shipped schema as data."""
+    data: dict[str, Any] = json.loads(schema_text(name))
+    return data
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def packet_validator() -> Any:
+    """A compiled validator for packets."""
+    return _validator("packet")
+
+
+def runbook_validator() -> Any:
+    """A compiled validator for runbooks."""
+    return _validator("runbook")

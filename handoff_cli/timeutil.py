@@ -1,0 +1,31 @@
+"""UTC timestamps as handoff writes and reads them (ISO 8601, 'Z' suffix, whole seconds)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+def now_utc() -> datetime:
+    """The current time in UTC, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def iso(moment: datetime) -> str:
+    """Format a datetime as UTC ISO 8601 with a Z."""
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_iso(text: object) -> datetime | None:
+    """Parse an ISO 8601 timestamp (naive means UTC); None if it is not one."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

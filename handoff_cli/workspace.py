@@ -1,0 +1,225 @@
+"""Finding the workspace, reading handoff.yaml, and resolving paths safely inside it.
+
+A workspace is a directory holding handoff.yaml; commands find it by walking up like git.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .runbook import Runbook
+
+CONFIG_NAME = "handoff.yaml"
+ENV_WORKSPACE = "HANDOFF_WORKSPACE"
+DEFAULT_MAX_FILE_BYTES = 1 << 20
+SEVERITIES = ("error", "warning", "off")
+PACKET_SUFFIXES = (".md", ".json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed contents of handoff.yaml."""
+
+    runbook: str = "runbooks/default.yaml"
+    templates: str = "templates"
+    packets: str = "packets"
+    exceptions: str = "exceptions"
+    packet_format: str = "md"
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    rule_severity: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace root and its settings; every path the tool touches is resolved from here."""
+
+    root: Path
+    settings: Settings
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def packets_dir(self) -> Path:
+        return self.root / self.settings.packets
+
+    @property
+    def exceptions_dir(self) -> Path:
+        return self.root / self.settings.exceptions
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / self.settings.templates
+
+    @property
+    def runbook_path(self) -> Path:
+        return self.root / self.settings.runbook
+
+    @property
+    def state_dir(self) -> Path:
+        """Tool-private state (locks, cache); ignored by git."""
+        return self.root / ".handoff"
+
+    @cached_property
+    def real_root(self) -> Path:
+        return self.root.resolve()
+
+    @cached_property
+    def runbook(self) -> Runbook:
+        from .runbook import load_runbook
+
+        return load_runbook(self.runbook_path)
+
+    def relative(self, path: Path) -> str:
+        """A path as the user should see it: relative to the workspace when inside it."""
+        try:
+            return path.resolve().relative_to(self.real_root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_workspace(start: Path | None = None, explicit: Path | str | None = None) -> Workspace:
+    """Locate the workspace: `explicit`, then $HANDOFF_WORKSPACE, then walk up from `start`."""
+    chosen = explicit or os.environ.get(ENV_WORKSPACE) or None
+    if chosen:
+        root = Path(chosen).expanduser()
+        if not (root / CONFIG_NAME).is_file():
+            raise ConfigError(f"no {CONFIG_NAME} in workspace directory '{root}'")
+        return open_workspace(root)
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return open_workspace(candidate)
+    raise ConfigError(
+        f"not inside a handoff workspace (no {CONFIG_NAME} here or in any parent); "
+        "run 'handoff init' or pass --workspace DIR"
+    )
+
+
+def open_workspace(root: Path) -> Workspace:
+    """Read handoff.yaml in `root`."""
+    from .yamlio import load_yaml_config
+
+    path = root / CONFIG_NAME
+    data, text = load_yaml_config(path)
+    return Workspace(root=root, settings=parse_settings(data, text, path))
+
+
+def parse_settings(data: Any, text: str, path: Path) -> Settings:
+    """Validate handoff.yaml's data and build Settings; errors name the key's line."""
+    from .yamlio import line_of
+
+    def fail(message: str, *keypath: str | int) -> ConfigError:
+        return ConfigError(message, path, line_of(text, keypath))
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise fail("handoff.yaml must be a mapping of settings")
+    paths = data.get("paths") or {}
+    lint = data.get("lint") or {}
+    if not isinstance(paths, dict):
+        raise fail("'paths' must be a mapping", "paths")
+    if not isinstance(lint, dict):
+        raise fail("'lint' must be a mapping", "lint")
+    values: dict[str, Any] = {}
+    for key, attr in (("runbook", "runbook"), ("templates", "templates"),
+                      ("packets", "packets"), ("exceptions", "exceptions")):
+        if key in paths:
+            value = paths[key]
+            if not isinstance(value, str) or not value.strip():
+                raise fail(f"'paths.{key}' must be a relative path", "paths", key)
+            if path_escape_reason(value) is not None:
+                raise fail(f"'paths.{key}' must stay inside the workspace", "paths", key)
+            values[attr] = value
+    fmt = data.get("packetFormat", "md")
+    if fmt not in ("md", "json"):
+        raise fail("'packetFormat' must be md or json", "packetFormat")
+    values["packet_format"] = fmt
+    max_bytes = lint.get("maxFileBytes", DEFAULT_MAX_FILE_BYTES)
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
+        raise fail("'lint.maxFileBytes' must be a positive integer", "lint", "maxFileBytes")
+    values["max_file_bytes"] = max_bytes
+    values["rule_severity"] = parse_rule_settings(lint.get("rules") or {}, fail)
+    return Settings(**values)
+
+
+def parse_rule_settings(rules: Any, fail: Any) -> dict[str, str]:
+    """Map rule id or name -> severity, checking both exist."""
+    from .lint.registry import RULES_BY_KEY
+
+    if not isinstance(rules, dict):
+        raise fail("'lint.rules' must map rule ids to error, warning or off", "lint", "rules")
+    result: dict[str, str] = {}
+    for key, severity in rules.items():
+        rule = RULES_BY_KEY.get(str(key))
+        if rule is None:
+            raise fail(f"unknown lint rule '{key}' (see 'handoff rules')", "lint", "rules", key)
+        if severity is False:  # YAML reads a bare `off` as false
+            severity = "off"
+        if severity not in SEVERITIES:
+            raise fail(f"rule '{key}' must be error, warning or off", "lint", "rules", key)
+        result[rule.code] = str(severity)
+    return result
+
+
+def path_escape_reason(value: str) -> str | None:
+    """Why a workspace-relative path is not acceptable by its text alone, or None."""
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or (
+        PureWindowsPath(value).drive
+    ):
+        return "is absolute"
+    if value.startswith("~"):
+        return "is absolute"
+    depth = 0
+    for part in PurePosixPath(value.replace("\\", "/")).parts:
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return "leads outside the workspace"
+        elif part not in ("", "."):
+            depth += 1
+    return None
+
+
+def resolve_inside(workspace: Workspace, value: str) -> tuple[Path | None, str | None]:
+    """Resolve a workspace-relative path; return (path, None) or (None, reason it is refused).
+
+    Symlinks are followed before the containment check, so a link out of the workspace is refused.
+    """
+    reason = path_escape_reason(value)
+    if reason is not None:
+        return None, reason
+    candidate = workspace.root / value.replace("\\", "/")
+    try:
+        real = candidate.resolve()
+    except (OSError, RuntimeError):  # symlink loops
+        return None, "cannot be resolved (symlink loop?)"
+    try:
+        real.relative_to(workspace.real_root)
+    except ValueError:
+        return None, "leads outside the workspace through a symlink"
+    return real, None
+
+
+def packet_files(folder: Path) -> list[Path]:
+    """Packet files under a folder (recursively), sorted; hidden entries are skipped."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.endswith(PACKET_SUFFIXES) and not name.startswith("."):
+                found.append(Path(dirpath) / name)
+    found.sort()
+    return found

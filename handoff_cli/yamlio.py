@@ -1,0 +1,71 @@
+"""Safe YAML loading for settings and runbooks, with the line of any error.
+
+Only the safe loaders are used (C-accelerated where available); nothing is ever constructed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def safe_loader() -> Any:
+    """Return the fastest safe YAML loader class available."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def read_text_bounded(path: Path, limit: int) -> str:
+    """Read a UTF-8 text file of at most `limit` bytes; strip a BOM; raise ConfigError otherwise."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise ConfigError("file not found", path) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror or exc}", path) from None
+    if len(raw) > limit:
+        raise ConfigError(f"file is larger than {limit} bytes", path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError("file is not valid UTF-8", path, line) from None
+    return text.removeprefix("\ufeff")
+
+
+def load_yaml_config(path: Path) -> tuple[Any, str]:
+    """Load a settings or runbook file; return (data, text). Errors name the file and line."""
+    import yaml
+
+    text = read_text_bounded(path, MAX_CONFIG_BYTES)
+    try:
+        data = yaml.load(text, Loader=safe_loader())  # noqa: S506 - a safe loader class
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(f"YAML syntax error: {problem}", path, line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML error: {exc}", path) from None
+    return data, text
+
+
+def line_of(text: str, keypath: tuple[str | int, ...]) -> int | None:
+    """Best line for a key path in YAML text (the deepest existing ancestor); None if unknown."""
+    from .positions import yaml_spans
+
+    try:
+        spans = yaml_spans(text)
+    except Exception:  # a position is a nicety; never fail the real error for it
+        return None
+    for depth in range(len(keypath), 0, -1):
+        span = spans.get(tuple(keypath[:depth]))
+        if span is not None:
+            return span.line
+    return 1 if text else None

@@ -1,0 +1,107 @@
+"""Shared fixtures: a real workspace made by `handoff init` in tmp_path, and packet writers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from handoff_cli.api import init_workspace
+from handoff_cli.cli import app
+from handoff_cli.workspace import Workspace, open_workspace
+
+SEED: dict[str, Any] = {
+    "handoffType": "customer_exception",
+    "runId": "refund-review-2026-05-24-1500",
+    "agentGoal": "Prepare refund decision material for high-value requests",
+    "triggerReason": "Refund amount exceeds standard policy and customer has two prior complaints",
+    "evidence": {
+        "orderFile": "workspace/refunds/2026-05-24/orders.xlsx",
+        "conversationSummary": "workspace/refunds/2026-05-24/customer-8241.md",
+        "policyExcerpt": "workspace/refunds/2026-05-24/refund-policy.md",
+    },
+    "options": [
+        {"label": "approve refund", "risk": "sets exception precedent"},
+        {"label": "offer credit", "risk": "may not satisfy customer"},
+        {"label": "escalate to manager", "risk": "slower response"},
+    ],
+    "ownerRole": "customer-success-lead",
+    "agentNextActionAfterDecision": "draft reply and keep Trust Mode on Confirm before sending",
+}
+
+SEED_MD = """\
+---
+handoffType: customer_exception
+runId: refund-review-2026-05-24-1500
+agentGoal: Prepare refund decision material for high-value requests
+triggerReason: Refund amount exceeds standard policy and customer has two prior complaints
+evidence:
+  orderFile: workspace/refunds/2026-05-24/orders.xlsx
+  conversationSummary: workspace/refunds/2026-05-24/customer-8241.md
+  policyExcerpt: workspace/refunds/2026-05-24/refund-policy.md
+options:
+  - label: approve refund
+    risk: sets exception precedent
+  - label: offer credit
+    risk: may not satisfy customer
+  - label: escalate to manager
+    risk: slower response
+ownerRole: customer-success-lead
+agentNextActionAfterDecision: draft reply and keep Trust Mode on Confirm before sending
+---
+The customer asks for a full refund of 1,240.00 EUR.
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A workspace directory made by `handoff init`, with the seed's three evidence files."""
+    directory = tmp_path / "ws"
+    init_workspace(directory)
+    evidence = directory / "workspace" / "refunds" / "2026-05-24"
+    evidence.mkdir(parents=True)
+    for name in ("orders.xlsx", "customer-8241.md", "refund-policy.md"):
+        (evidence / name).write_text(f"evidence {name}\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture
+def workspace(root: Path) -> Workspace:
+    return open_workspace(root)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def run(runner: CliRunner, root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Invoke the CLI inside the workspace; returns the click Result."""
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("HANDOFF_WORKSPACE", raising=False)
+    monkeypatch.delenv("HANDOFF_USER", raising=False)
+
+    def invoke(*args: str, input: str | None = None) -> Any:
+        return runner.invoke(app, list(args), input=input, catch_exceptions=False)
+
+    return invoke
+
+
+def write_packet(root: Path, name: str, text: str | bytes, folder: str = "packets") -> Path:
+    """Write a packet file's exact bytes (text is encoded as UTF-8 without newline changes)."""
+    path = root / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def seed_json(**changes: Any) -> str:
+    data = {**SEED, **changes}
+    for key, value in changes.items():
+        if value is None:
+            del data[key]
+    return json.dumps(data, indent=2)
