@@ -6,10 +6,11 @@ A workspace is a directory holding handoff.yaml; commands find it by walking up 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -22,6 +23,7 @@ ENV_WORKSPACE = "HANDOFF_WORKSPACE"
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 SEVERITIES = ("error", "warning", "off")
 PACKET_SUFFIXES = (".md", ".json")
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Workspace:
     @cached_property
     def real_root(self) -> Path:
         return self.root.resolve()
+
+    @cached_property
+    def real_root_text(self) -> str:
+        return str(self.real_root)
 
     @cached_property
     def runbook(self) -> Runbook:
@@ -176,14 +182,10 @@ def path_escape_reason(value: str) -> str | None:
     """Why a workspace-relative path is not acceptable by its text alone, or None."""
     if "\x00" in value:
         return "contains a NUL byte"
-    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute() or (
-        PureWindowsPath(value).drive
-    ):
-        return "is absolute"
-    if value.startswith("~"):
+    if value.startswith(("/", "\\", "~")) or _DRIVE.match(value):
         return "is absolute"
     depth = 0
-    for part in PurePosixPath(value.replace("\\", "/")).parts:
+    for part in value.replace("\\", "/").split("/"):
         if part == "..":
             depth -= 1
             if depth < 0:
@@ -201,16 +203,14 @@ def resolve_inside(workspace: Workspace, value: str) -> tuple[Path | None, str |
     reason = path_escape_reason(value)
     if reason is not None:
         return None, reason
-    candidate = workspace.root / value.replace("\\", "/")
+    root = workspace.real_root_text
     try:
-        real = candidate.resolve()
-    except (OSError, RuntimeError):  # symlink loops
-        return None, "cannot be resolved (symlink loop?)"
-    try:
-        real.relative_to(workspace.real_root)
-    except ValueError:
+        real = os.path.realpath(os.path.join(root, value.replace("\\", "/")))
+    except (OSError, ValueError):
+        return None, "cannot be resolved"
+    if real != root and not real.startswith(root + os.sep):
         return None, "leads outside the workspace through a symlink"
-    return real, None
+    return Path(real), None
 
 
 def packet_files(folder: Path) -> list[Path]:

@@ -6,7 +6,8 @@ Loading is separate from checking so that a cache can sit between them.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..packet import LoadFailure, Packet, load_packet
@@ -58,13 +59,13 @@ def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding]:
     """Lint packet files and return every finding at its configured severity, sorted."""
     context = LintContext(workspace, workspace.runbook, template_placeholders(workspace))
-    exceptions_context = LintContext(workspace, context.runbook, context.template_placeholders,
-                                     in_exceptions=True)
-    exceptions_root = workspace.exceptions_dir.resolve()
+    exceptions_context = replace(context, in_exceptions=True)
+    exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
+    targets = collect_targets(workspace, paths)
+    # A default run lints every queue file, so the listing answers "does a twin exist?".
+    queue_listing = None if paths else {os.path.abspath(t.path) for t in targets}
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
-    targets = collect_targets(workspace, paths)
-    linted = {t.path.resolve() for t in targets}
     for target in targets:
         try:
             packet = load_packet(target.path, workspace.settings.max_file_bytes)
@@ -72,9 +73,9 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding
             findings += _placed(workspace, target.shown,
                                 [(failure.code, failure.line, failure.column, failure.message)])
             continue
-        in_exceptions = exceptions_root in target.path.resolve().parents
+        in_exceptions = os.path.abspath(target.path).startswith(exceptions_prefix)
         issues = list(check_packet(packet, exceptions_context if in_exceptions else context))
-        issues += duplicate_issues(packet, workspace, seen_ids, target.shown, linted)
+        issues += duplicate_issues(packet, workspace, seen_ids, target.shown, queue_listing)
         issues = [i for i in issues if severity_of(workspace, i.code) != "off"]
         findings += _placed(workspace, target.shown, _positions(packet, issues))
     findings.sort()
@@ -91,22 +92,23 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
 
 
 def duplicate_issues(packet: Packet, workspace: Workspace, seen_ids: dict[str, str], shown: str,
-                     linted: set[Path]) -> list[Issue]:
-    """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues."""
+                     queue_listing: set[str] | None) -> list[Issue]:
+    """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues
+    (found from the listing of a full run, else by looking for the twin files)."""
     run_id = packet.run_id
     if run_id is None:
         return []
     if run_id in seen_ids:
         return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {seen_ids[run_id]})")]
     seen_ids[run_id] = shown
-    if packet.path.stem != run_id:
+    if queue_listing is not None or packet.path.stem != run_id:
         return []
-    own = packet.path.resolve()
+    own = os.path.realpath(packet.path)
     for folder in (workspace.packets_dir, workspace.exceptions_dir):
         for suffix in PACKET_SUFFIXES:
-            other = folder / f"{run_id}{suffix}"
-            if other.exists() and other.resolve() != own and other.resolve() not in linted:
-                where = _relative(other, workspace.root)
+            twin = folder / f"{run_id}{suffix}"
+            if twin.is_file() and os.path.realpath(twin) != own:
+                where = _relative(twin, workspace.root)
                 return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     return []
 

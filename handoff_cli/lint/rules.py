@@ -5,6 +5,7 @@ Each check yields Issue(code, keypath, message); the engine places and filters t
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,17 @@ class LintContext:
     runbook: Runbook
     template_placeholders: frozenset[str] = field(default_factory=frozenset)
     in_exceptions: bool = False
+    # Evidence path -> (exists, refusal reason); many packets share evidence folders.
+    evidence_cache: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+
+    def evidence_status(self, value: str) -> tuple[bool, str | None]:
+        """Whether a workspace-relative evidence path exists, or why it is refused."""
+        cached = self.evidence_cache.get(value)
+        if cached is None:
+            real, reason = resolve_inside(self.workspace, value)
+            cached = (real is not None and os.path.exists(real), reason)
+            self.evidence_cache[value] = cached
+        return cached
 
 
 def unanswered(value: Any) -> str | None:
@@ -147,13 +159,13 @@ def check_evidence(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
             continue
         if PLACEHOLDER.fullmatch(value.strip()):
             continue  # H603 reports it
-        real, reason = resolve_inside(ctx.workspace, value)
+        exists, reason = ctx.evidence_status(value)
         if reason == "is absolute":
             yield Issue("H402", keypath, f"evidence path '{value}' is absolute; "
                         "use a path relative to the workspace root")
         elif reason is not None:
             yield Issue("H403", keypath, f"evidence path '{value}' {reason}; it is never opened")
-        elif real is not None and not real.exists():
+        elif not exists:
             yield Issue("H401", keypath, f"evidence '{name}' not found: '{value}'")
     handoff_type = ctx.runbook.types.get(str(packet.data.get("handoffType")))
     evidence = packet.data.get("evidence")
