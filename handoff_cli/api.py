@@ -26,6 +26,11 @@ PACKAGE_DIR = Path(__file__).parent
 STRING_KEYS = frozenset({"runId", "handoffType", "agentGoal", "triggerReason", "ownerRole",
                          "agentNextActionAfterDecision"})
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_PLACEHOLDER = re.compile(r"\$(?:([_A-Za-z][_A-Za-z0-9]*)|\{([_A-Za-z][_A-Za-z0-9]*)\})")
+# `key: $name` or `- $name` as a whole YAML value (optionally followed by a comment).
+_WHOLE_VALUE = re.compile(
+    r"(?m)^([ \t]*(?:-[ \t]+)?(?:[^\s#:][^:#\n]*:[ \t]+)?)\$(?:([_A-Za-z]\w*)|\{([_A-Za-z]\w*)\})(?=[ \t]*(?:#.*)?\r?$)"
+)
 
 WORKSPACE_CONFIG = """\
 # handoff workspace settings. See README.md, "Configuration".
@@ -139,13 +144,16 @@ def parse_value(key: str, raw: str) -> Any:
         return raw
 
 
-def merge_input(type_name: str, given: PacketInput) -> dict[str, Any]:
-    """The packet keys an agent supplied, in one mapping."""
+def merge_input(type_name: str, given: PacketInput, fills: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The packet keys an agent supplied, in one mapping (`fills` name --set values that only
+    fill template placeholders and are not keys)."""
     data: dict[str, Any] = dict(given.from_json or {})
     declared = data.get("handoffType")
     if declared is not None and declared != type_name:
         raise UsageError(f"the JSON packet is a '{declared}' handoff, not '{type_name}'")
     for key, value in given.values.items():
+        if key in fills:
+            continue
         head, _, tail = key.partition(".")
         if tail:
             inner = data.get(head)
@@ -172,7 +180,11 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
         raise UsageError(f"unknown handoff type '{type_name}'; the runbook has: "
                          f"{', '.join(sorted(runbook.types))}")
     now = now or now_utc()
-    data = merge_input(type_name, given)
+    template = template_text(workspace, handoff_type.template)
+    names = placeholder_names(template)
+    template_keys = set(template_data(template))
+    fills = frozenset(k for k in given.values if k in names and k not in template_keys)
+    data = merge_input(type_name, given, fills)
     warnings: list[str] = []
     run_id = data.get("runId")
     if run_id is None:
@@ -195,12 +207,12 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
         "history": [{"event": "created", "at": iso(now), "by": identity or "agent"}],
     })
     fmt = fmt or workspace.settings.packet_format
-    template = template_text(workspace, handoff_type.template)
+    filled = fill_placeholders(template, {k: given.values[k] for k in fills}, data)
     if fmt == "json":
-        text = json.dumps({**template_data(template), **data}, indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps({**template_data(filled), **data}, indent=2, ensure_ascii=False) + "\n"
     else:
         try:
-            text = set_keys(fill_body(template, data), "md", data)
+            text = set_keys(filled, "md", data)
         except EditError as exc:
             raise ConfigError(f"template cannot be filled: {exc}",
                               workspace.templates_dir / handoff_type.template) from None
@@ -231,16 +243,31 @@ def template_data(template: str) -> dict[str, Any]:
     return dict(metadata)
 
 
-def fill_body(template: str, data: Mapping[str, Any]) -> str:
-    """Substitute top-level text values into the Markdown body's $placeholders."""
+def placeholder_names(template: str) -> set[str]:
+    """The $placeholder names a template uses."""
+    return {m.group(1) or m.group(2) for m in _PLACEHOLDER.finditer(template)}
+
+
+def fill_placeholders(template: str, fills: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    """Fill whole-value $placeholders in the frontmatter with `fills` (YAML-quoted), and the
+    body's $placeholders with `fills` and the packet's top-level text values (as text)."""
     from .packet import split_frontmatter
 
     try:
         _, _, body_start, _ = split_frontmatter(template)
     except LoadFailure as failure:
         raise ConfigError(f"template: {failure.message}") from None
-    scalars = {k: str(v) for k, v in data.items() if isinstance(v, (str, int, float))}
-    return template[:body_start] + Template(template[body_start:]).safe_substitute(scalars)
+
+    def quoted(match: re.Match[str]) -> str:
+        name = match.group(2) or match.group(3)
+        if name not in fills:
+            return match.group(0)
+        return match.group(1) + json.dumps(fills[name], ensure_ascii=False)
+
+    head = _WHOLE_VALUE.sub(quoted, template[:body_start])
+    scalars = {k: str(v) for k, v in {**data, **fills}.items()
+               if isinstance(v, (str, int, float)) and not isinstance(v, bool)}
+    return head + Template(template[body_start:]).safe_substitute(scalars)
 
 
 def find_packet_file(workspace: Workspace, run_id: str) -> Path | None:
@@ -283,3 +310,17 @@ def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
     from .lint.engine import lint_paths
 
     return lint_paths(workspace, paths)
+
+
+# Review and decide, and the agent's side (status, wait, close): see handoff_cli.review.
+from .review import (  # noqa: E402, F401  (re-exported)
+    PacketStatus,
+    Recorded,
+    ReviewView,
+    close,
+    decide,
+    return_packet,
+    review,
+    status,
+    wait,
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -75,7 +76,8 @@ def _report_findings(workspace: Any, path: Path) -> None:
     from ..api import lint
     from ..lint.formats import text_line
 
-    findings = lint(workspace, [path])
+    shown = Path(os.path.relpath(path)) if path.is_absolute() else path
+    findings = lint(workspace, [shown])
     for finding in findings:
         typer.echo(text_line(finding), err=True)
     if findings:

@@ -31,6 +31,7 @@ VAGUE = frozenset({
 VAGUE_OPENERS = re.compile(
     r"^(please\s+)?(review|check|advise|decide|look|have a look|take a look|see)\b", re.IGNORECASE
 )
+EXCEPTION_OPTIONAL = frozenset({"options"})
 RECOMMENDED_FIELDS = ("handoffType", "agentGoal", "agentNextActionAfterDecision")
 
 
@@ -92,6 +93,8 @@ def check_schema(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
         where = _dotted(path)
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else error.message
+            if ctx.in_exceptions and not path and missing in EXCEPTION_OPTIONAL:
+                continue  # an unplanned failure waits for a fix, not for a choice
             yield Issue("H201", path, f"required key '{missing}' is missing"
                         + (f" in {where}" if where else ""))
         else:
