@@ -208,10 +208,11 @@ def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
         line, column = _mark_position(exc, line_offset)
         problem = exc.problem or "cannot construct value"
         tag = re.search(r"tag '([^']*)'", problem)
-        if tag:
-            shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")
-            problem = f"YAML tag '{shown}' is refused (never executed)"
-        raise LoadFailure("H111", problem, line, column) from None
+        if tag is None:  # e.g. a list or mapping used as a key
+            raise LoadFailure("H110", f"YAML error: {problem}", line, column) from None
+        shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+        raise LoadFailure("H111", f"YAML tag '{shown}' is refused (never executed)",
+                          line, column) from None
     except yaml.MarkedYAMLError as exc:
         line, column = _mark_position(exc, line_offset)
         raise LoadFailure("H108", f"YAML syntax error: {exc.problem or exc.context}",
