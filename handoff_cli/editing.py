@@ -38,7 +38,9 @@ def set_keys(
     raise EditError(f"unknown packet kind {kind!r}")
 
 
-def _expected(old: Mapping[str, object], updates: Mapping[str, object], removed: list[str]) -> dict[str, object]:
+def _expected(
+    old: Mapping[str, object], updates: Mapping[str, object], removed: list[str]
+) -> dict[str, object]:
     data = dict(old)
     for key in removed:
         data.pop(key, None)
@@ -51,7 +53,7 @@ def _same(a: object, b: object) -> bool:
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return type(a) is type(b) and a == b
@@ -132,7 +134,11 @@ def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str])
         prefix = _line_prefix(source, key.start)
         if prefix.strip():
             raise EditError(f"frontmatter key {name!r} is written in a form that cannot be edited")
-        edits.append(_yaml_replacement(source, key, spans[(name,)].value_start, spans[(name,)].end, value, parts.eol))
+        edits.append(
+            _yaml_replacement(
+                source, key, spans[(name,)].value_start, spans[(name,)].end, value, parts.eol
+            )
+        )
     new_yaml = _apply(source, edits)
     if appended:
         if new_yaml and not new_yaml.endswith("\n"):
@@ -143,7 +149,9 @@ def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str])
     return parts.head + new_yaml + parts.tail
 
 
-def _yaml_replacement(source: str, key: _YamlKey, value_start: int, end: int, value: object, eol: str) -> tuple[int, int, str]:
+def _yaml_replacement(
+    source: str, key: _YamlKey, value_start: int, end: int, value: object, eol: str
+) -> tuple[int, int, str]:
     """Return the edit that gives an existing key a new value."""
     block = _block_lines(value)
     single_line = "\n" not in source[key.start : end]
@@ -205,11 +213,15 @@ def _top_level_keys(source: str) -> list[_YamlKey]:
             if not isinstance(event, yaml.MappingStartEvent):
                 raise EditError("frontmatter is not a mapping")
             if event.flow_style:
-                raise EditError("frontmatter is a flow mapping ({...}); only block mappings can be edited")
-        elif depth == 1 and isinstance(event, (yaml.NodeEvent)):
+                raise EditError(
+                    "frontmatter is a flow mapping ({...}); only block mappings can be edited"
+                )
+        elif depth == 1 and isinstance(event, yaml.NodeEvent):
             if expecting_key:
                 name = event.value if isinstance(event, yaml.ScalarEvent) else None
-                keys.append(_YamlKey(name, event.start_mark.index, event.end_mark.index))
+                start, end = event.start_mark, event.end_mark
+                assert start is not None and end is not None  # the parser always sets marks
+                keys.append(_YamlKey(name, start.index, end.index))
             expecting_key = not expecting_key
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
@@ -395,9 +407,9 @@ def _load_json_object(text: str) -> tuple[dict[str, object], list[str]]:
 
 
 def _json_entry(text: str, name: str, span: Span) -> _JsonEntry:
-    from json.decoder import scanstring
-
-    key_end = int(scanstring(text, span.start + 1)[1])
+    # Between the key's closing quote and its value there is only ':' and whitespace.
+    key = text[span.start : span.value_start].rstrip(" \t\r\n").removesuffix(":")
+    key_end = span.start + len(key.rstrip(" \t\r\n"))
     return _JsonEntry(name, span.start, key_end, span.value_start, span.end)
 
 
@@ -428,11 +440,15 @@ def _json_value(value: object, style: _JsonStyle, prefix: str | None = None) -> 
     if not style.multiline:
         item_sep = style.item_sep if "\n" not in style.item_sep else ", "
         return json.dumps(value, ensure_ascii=False, separators=(item_sep, key_sep))
-    out = json.dumps(value, ensure_ascii=False, indent=style.indent, separators=(style.item_sep, key_sep))
+    out = json.dumps(
+        value, ensure_ascii=False, indent=style.indent, separators=(style.item_sep, key_sep)
+    )
     return out.replace("\n", style.eol + (style.indent if prefix is None else prefix))
 
 
-def _json_piece(text: str, entry: _JsonEntry, updates: Mapping[str, object], style: _JsonStyle) -> str:
+def _json_piece(
+    text: str, entry: _JsonEntry, updates: Mapping[str, object], style: _JsonStyle
+) -> str:
     """Return the member's text: unchanged, or its key and separator with the new value."""
     if entry.name not in updates:
         return text[entry.start : entry.end]
@@ -461,7 +477,8 @@ def _json_interior(
             inner = style.sep.join(new)
             return style.eol + style.indent + inner + style.eol + closing
         return style.sep.join(new)
-    members = "".join(piece + sep for piece, sep in zip(pieces, [*seps, ""]))
+    members = "".join(piece + sep for piece, sep in zip(pieces[:-1], seps, strict=True))
+    members += pieces[-1] if pieces else ""
     if pieces and new:
         members += style.sep
     members += style.sep.join(new)

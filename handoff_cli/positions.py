@@ -3,15 +3,14 @@ Lint places findings with these spans; the editor uses them to cut out keys."""
 
 from __future__ import annotations
 
+import json
 import re
 from bisect import bisect_right
-from json.decoder import scanstring
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from yaml.events import Event
+    from yaml.events import CollectionStartEvent, Event
 
 Path = tuple[str | int, ...]
 
@@ -20,6 +19,7 @@ Path = tuple[str | int, ...]
 MAX_DEPTH = 64
 
 _JSON_WS = re.compile(r"[ \t\n\r]*")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _JSON_ATOM = re.compile(
     r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null|NaN|-?Infinity"
 )
@@ -99,21 +99,25 @@ class _YamlWalk:
         self.result: dict[Path, Span] = {}
 
     def spans(self) -> dict[Path, Span]:
-        for event in _events(self.text):
-            name = type(event).__name__
-            if name in ("MappingStartEvent", "SequenceStartEvent"):
-                self._open(event, name == "MappingStartEvent")
-            elif name in ("MappingEndEvent", "SequenceEndEvent"):
-                self._close(event.end_mark.index)
-            elif name in ("ScalarEvent", "AliasEvent"):
-                self._leaf(event)
-            elif name == "DocumentEndEvent":
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        for event in yaml.parse(self.text, Loader=loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                self._open(event, isinstance(event, yaml.MappingStartEvent))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                self._close(_end(event))
+            elif isinstance(event, yaml.ScalarEvent):
+                self._leaf(event, str(event.value), event.style)
+            elif isinstance(event, yaml.AliasEvent):
+                self._leaf(event, None, None)
+            elif isinstance(event, yaml.DocumentEndEvent):
                 break
         return self.result
 
-    def _open(self, event: Event, is_map: bool) -> None:
-        start = event.start_mark.index
-        flow = bool(getattr(event, "flow_style", False))
+    def _open(self, event: CollectionStartEvent, is_map: bool) -> None:
+        start = _start(event)
+        flow = bool(event.flow_style)
         parent = self.stack[-1] if self.stack else None
         if parent is not None and parent.is_map and parent.expecting_key:
             self.stack.append(_Node(None, start, start, is_map, flow, is_key=True))
@@ -131,20 +135,20 @@ class _YamlWalk:
             return
         self._finish(parent, node.path, node.entry_start, node.value_start, end)
 
-    def _leaf(self, event: Event) -> None:
-        start, end = event.start_mark.index, event.end_mark.index
+    def _leaf(self, event: Event, value: str | None, style: str | None) -> None:
+        """Handle a scalar (value is its text) or an alias (value is None)."""
+        start, end = _start(event), _end(event)
         parent = self.stack[-1] if self.stack else None
         if parent is None:
             return
-        is_scalar = type(event).__name__ == "ScalarEvent"
         if parent.is_map and parent.expecting_key:
-            parent.key = str(event.value) if is_scalar else None
+            parent.key = value
             parent.key_start, parent.key_end = start, end
             parent.expecting_key = False
             return
-        if is_scalar and start == end and event.value == "" and not event.style:
+        if value == "" and start == end and not style:
             start = end = self._empty_value_position(parent, start)
-        elif is_scalar and event.style in ("|", ">"):
+        elif style in ("|", ">"):
             end = self._block_scalar_end(start, end)
         path, entry_start = self._child(parent, start)
         self._finish(parent, path, entry_start, start, end)
@@ -153,9 +157,9 @@ class _YamlWalk:
         """Return the path and entry start of the value that begins at value_start."""
         if parent is None:
             return (), value_start
-        if parent.is_map:
-            entry_start, name = parent.key_start, parent.key
-        else:
+        name: str | int | None = parent.key
+        entry_start = parent.key_start
+        if not parent.is_map:
             entry_start, name = value_start, parent.count
         if parent.path is None or name is None or len(parent.path) >= MAX_DEPTH:
             return None, entry_start
@@ -192,11 +196,12 @@ class _YamlWalk:
         return _skip(self.text, i, " \t", end)
 
 
-def _events(text: str) -> Iterator[Event]:
-    import yaml
+def _start(event: Event) -> int:
+    return 0 if event.start_mark is None else int(event.start_mark.index)
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return iter(yaml.parse(text, Loader=loader))
+
+def _end(event: Event) -> int:
+    return 0 if event.end_mark is None else int(event.end_mark.index)
 
 
 def _skip(text: str, i: int, chars: str, stop: int | None = None) -> int:
@@ -307,8 +312,10 @@ def _atom_end(text: str, pos: int) -> int:
 
 def _string(text: str, pos: int) -> tuple[str, int]:
     """Decode the JSON string whose opening quote is at pos; return it and its end."""
-    value, end = scanstring(text, pos + 1)
-    return str(value), int(end)
+    match = _JSON_STRING.match(text, pos)
+    if match is None:
+        raise ValueError(f"unterminated string at offset {pos}")
+    return str(json.loads(match.group())), match.end()
 
 
 def _ws(text: str, pos: int) -> int:

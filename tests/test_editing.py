@@ -192,9 +192,13 @@ def test_a_key_both_set_and_removed_is_an_error() -> None:
 
 
 def test_non_string_keys_are_not_confused_with_string_keys() -> None:
-    text = "---\n1: int key\ntrue: bool key\n---\n"
+    text = "---\n1: int key\nnull: null key\n---\n"
     out = set_keys(text, "md", {"1": "string key"})
-    assert yaml.safe_load(out.split("---\n")[1]) == {1: "int key", True: "bool key", "1": "string key"}
+    assert yaml.safe_load(out.split("---\n")[1]) == {
+        1: "int key",
+        None: "null key",
+        "1": "string key",
+    }
 
 
 # ---------------------------------------------------------------- hand-written JSON
@@ -239,7 +243,10 @@ def test_json_empty_multiline_object_crlf_and_bom() -> None:
 
 def test_json_tab_indentation_and_untouched_key_spacing() -> None:
     text = '{\n\t"a" : [1,2],\n\t"b" : {"x" : 1}\n}'
-    assert set_keys(text, "json", {"b": {"y": 2}}) == '{\n\t"a" : [1,2],\n\t"b" : {\n\t\t"y" : 2\n\t}\n}'
+    assert (
+        set_keys(text, "json", {"b": {"y": 2}})
+        == '{\n\t"a" : [1,2],\n\t"b" : {\n\t\t"y" : 2\n\t}\n}'
+    )
 
 
 @pytest.mark.parametrize(
@@ -260,7 +267,9 @@ def test_json_that_cannot_be_edited_raises_edit_error(text: str, message: str) -
 managed_names = st.sampled_from([*KEY_NAMES, "decision", "history", "dueBy", "new key", "é"])
 
 
-def expected_data(old: dict[str, Any], updates: dict[str, Any], removed: list[str]) -> dict[str, Any]:
+def expected_data(
+    old: dict[str, Any], updates: dict[str, Any], removed: list[str]
+) -> dict[str, Any]:
     data = {k: v for k, v in old.items() if k not in removed}
     data.update(updates)
     return data
@@ -304,7 +313,9 @@ def test_markdown_edits_change_only_the_edited_keys(
     assert new == expected and list(new) == list(expected)
     assert out.startswith(head) and out.endswith(tail)
     edited = set(updates) | set(removed)
-    assert_in_order([p for (owner, _), p in zip(segments, pieces) if owner not in edited], out)
+    assert_in_order(
+        [p for (owner, _), p in zip(segments, pieces, strict=True) if owner not in edited], out
+    )
     if crlf:
         assert "\n" not in out.replace("\r\n", "")
     else:
@@ -348,4 +359,8 @@ def test_json_edits_change_only_the_edited_keys(
     assert_in_order([member.strip("{}").strip() for member in untouched if member != "{}"], out)
     if not ascii and len(old) >= 2:
         # A file written by json.dumps stays exactly what json.dumps would write.
-        assert out == json.dumps(expected, indent=indent, separators=separators, ensure_ascii=False) + trailer
+        assert (
+            out
+            == json.dumps(expected, indent=indent, separators=separators, ensure_ascii=False)
+            + trailer
+        )

@@ -188,12 +188,12 @@ def test_json_lines_and_columns_point_at_keys() -> None:
 def test_json_escapes_bom_and_odd_spacing() -> None:
     text = '\ufeff{ "a\\"b\\u00e9" :[ 1 ,-2.5e+3,true , null,"x\\\\"] ,"e":{},"f":[]}\r\n'
     spans = json_spans(text)
-    items = {("a\"bé", i) for i in range(5)}
-    assert set(spans) == {("a\"bé",), ("e",), ("f",)} | items
-    key = spans[("a\"bé",)]
+    items = {('a"bé', i) for i in range(5)}
+    assert set(spans) == {('a"bé',), ("e",), ("f",)} | items
+    key = spans[('a"bé',)]
     assert (key.line, key.column) == (1, 3)  # the BOM is not a column
     assert text[key.value_start : key.end] == '[ 1 ,-2.5e+3,true , null,"x\\\\"]'
-    assert text[spans[("a\"bé", 4)].start : spans[("a\"bé", 4)].end] == '"x\\\\"'
+    assert text[spans[('a"bé', 4)].start : spans[('a"bé', 4)].end] == '"x\\\\"'
     assert text[spans[("e",)].value_start : spans[("e",)].end] == "{}"
 
 
@@ -275,7 +275,13 @@ def yaml_documents(draw: st.DrawFn) -> list[tuple[str | None, str]]:
 def all_paths(data: Any, prefix: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], Any]:
     """Every path to a mapping value or list item in loaded data."""
     found: dict[tuple[str | int, ...], Any] = {}
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else []
+    )
     for key, value in items:
         found[(*prefix, key)] = value
         found.update(all_paths(value, (*prefix, key)))
@@ -318,7 +324,9 @@ def test_yaml_spans_cover_every_path_and_slice_back_to_the_value(
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=12,
 )
 
