@@ -21,7 +21,7 @@ STATUSES = ("open", "decided", "returned", "withdrawn", "closed")
 MAX_NODES = 100_000
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__ and __cause__
 class LoadFailure(Exception):
     """Why a file could not be loaded as a packet: a lint rule code, a message and a place."""
 
