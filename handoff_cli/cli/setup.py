@@ -62,7 +62,8 @@ def demo(
     """Make a demo workspace with the refund example and show the queue."""
     from ..demo import build_demo
     from ..queue import list_queue
-    from ..render import make_console, queue_table
+    from ..render import make_console, plain_lines, queue_table, review_view
+    from ..review import review
 
     result = build_demo(directory)
     console = make_console()
@@ -71,5 +72,9 @@ def demo(
     workspace = result.workspace
     console.print(queue_table(list_queue(workspace), "Review queue"))
     console.print(queue_table(list_queue(workspace, exceptions=True), "Exception queue"))
-    console.print(f"\nNext: cd {directory} && handoff lint && handoff show {result.refund_run_id}",
+    console.print(f"\n$ handoff show {result.refund_run_id}\n", markup=False)
+    console.file.write(plain_lines(console, review_view(review(workspace, result.refund_run_id),
+                                                        width=console.width)))
+    console.print(f"\nNext: cd {directory} && handoff lint\n"
+                  f"      handoff decide {result.refund_run_id} --as maria.lopez@example.com",
                   markup=False)

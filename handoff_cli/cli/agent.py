@@ -1,0 +1,56 @@
+"""`handoff status`, `wait` and `close`: the agent's side of a handoff, as JSON.
+
+An agent polls or blocks for the owner's decision, then records that it resumed.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from .app import app, current_workspace
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+) -> None:
+    """Print the status, decision, chosen option (label and risk) and next action as JSON."""
+    from ..render import json_text
+    from ..review import status as packet_status
+
+    typer.echo(json_text(packet_status(current_workspace(ctx), run_id).as_dict()))
+
+
+@app.command()
+def wait(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+    timeout: Optional[float] = typer.Option(  # noqa: UP007
+        None, "--timeout", "-t", metavar="SECONDS", min=0,
+        help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
+) -> None:
+    """Block until the packet is decided or returned, then print its status as JSON."""
+    from ..render import json_text
+    from ..review import wait as wait_for
+
+    typer.echo(json_text(wait_for(current_workspace(ctx), run_id, timeout).as_dict()))
+
+
+@app.command()
+def close(
+    ctx: typer.Context,
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+    outcome: str = typer.Option(..., "--outcome", metavar="TEXT",
+                                help="What the agent did after the decision."),
+    as_: Optional[str] = typer.Option(None, "--as", help="Who closes it (history)."),  # noqa: UP007
+) -> None:
+    """Record that the agent resumed after the decision (status 'closed')."""
+    from ..api import resolve_identity
+    from ..review import close as close_packet
+    from ..textsafe import safe_text
+
+    done = close_packet(current_workspace(ctx), run_id, outcome, resolve_identity(as_))
+    typer.echo(safe_text(f"{done.run_id}: closed"))
