@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import typer
 
@@ -13,34 +12,35 @@ from .app import app, check_choice, current_workspace
 @app.command("list")
 def list_command(
     ctx: typer.Context,
-    owner: Optional[list[str]] = typer.Option(None, "--owner", metavar="ROLE",  # noqa: UP007
-                                              help="Only packets owned by ROLE (repeatable)."),
+    owner: list[str] | None = typer.Option(
+        None, "--owner", metavar="ROLE", help="Only packets owned by ROLE (repeatable)."),
     mine: bool = typer.Option(False, "--mine", help="Only packets owned by my roles."),
-    status: Optional[str] = typer.Option(None, "--status", help="open, decided, returned, "  # noqa: UP007
-                                         "withdrawn or closed."),
-    handoff_type: Optional[str] = typer.Option(None, "--type", help="Only this handoff type."),  # noqa: UP007
+    status: str | None = typer.Option(None, "--status", help="open, decided, returned, "
+                                      "withdrawn or closed."),
+    handoff_type: str | None = typer.Option(None, "--type", help="Only this handoff type."),
     overdue: bool = typer.Option(False, "--overdue", help="Only open packets past dueBy."),
     exceptions: bool = typer.Option(False, "--exceptions", help="Show the exception queue."),
-    as_: Optional[str] = typer.Option(None, "--as", help="Identity for --mine."),  # noqa: UP007
+    as_: str | None = typer.Option(None, "--as", metavar="EMAIL", help="Identity for --mine."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
 ) -> None:
     """The queue, sorted by due time: runId, type, owner, status, age, due, trigger."""
     from ..api import resolve_identity
     from ..errors import UsageError
-    from ..packet import STATUSES
     from ..queue import list_queue
     from ..render import make_console, queue_table
 
     check_choice(fmt, ("table", "json"), "--format")
-    if status is not None:
-        check_choice(status, STATUSES, "--status")
     workspace = current_workspace(ctx)
-    owners = tuple(owner or ())
+    owners: list[str] | None = list(owner) if owner else None
     if mine:
         identity = resolve_identity(as_)
         if not identity:
             raise UsageError("--mine needs an identity: --as, HANDOFF_USER or git user.email")
-        owners += tuple(workspace.runbook.roles_of(identity)) or ("\0none",)
+        roles = workspace.runbook.roles_of(identity)
+        if not roles:
+            typer.echo(f"handoff: note: {identity} is a member of no role in the runbook",
+                       err=True)
+        owners = [*(owners or []), *roles]
     entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
                          overdue=overdue, exceptions=exceptions)
     if fmt == "json":
