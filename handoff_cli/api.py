@@ -29,7 +29,9 @@ RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PLACEHOLDER = re.compile(r"\$(?:([_A-Za-z][_A-Za-z0-9]*)|\{([_A-Za-z][_A-Za-z0-9]*)\})")
 # `key: $name` or `- $name` as a whole YAML value (optionally followed by a comment).
 _WHOLE_VALUE = re.compile(
-    r"(?m)^([ \t]*(?:-[ \t]+)?(?:[^\s#:][^:#\n]*:[ \t]+)?)\$(?:([_A-Za-z]\w*)|\{([_A-Za-z]\w*)\})(?=[ \t]*(?:#.*)?\r?$)"
+    r"(?m)^([ \t]*(?:-[ \t]+)?(?:[^\s#:][^:#\n]*:[ \t]+)?)"  # indent, "- ", "key: "
+    r"\$(?:([_A-Za-z]\w*)|\{([_A-Za-z]\w*)\})"  # $name or ${name}
+    r"(?=[ \t]*(?:#.*)?\r?$)"  # then only a comment
 )
 
 WORKSPACE_CONFIG = """\
@@ -144,7 +146,9 @@ def parse_value(key: str, raw: str) -> Any:
         return raw
 
 
-def merge_input(type_name: str, given: PacketInput, fills: frozenset[str] = frozenset()) -> dict[str, Any]:
+def merge_input(
+    type_name: str, given: PacketInput, fills: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The packet keys an agent supplied, in one mapping (`fills` name --set values that only
     fill template placeholders and are not keys)."""
     data: dict[str, Any] = dict(given.from_json or {})

@@ -203,7 +203,7 @@ def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.load(yaml_text, Loader=packet_loader())  # noqa: S506 - a safe loader class
+        data = yaml.load(yaml_text, Loader=packet_loader())
     except yaml.constructor.ConstructorError as exc:
         line, column = _mark_position(exc, line_offset)
         problem = exc.problem or "cannot construct value"

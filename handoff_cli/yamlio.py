@@ -45,7 +45,7 @@ def load_yaml_config(path: Path) -> tuple[Any, str]:
 
     text = read_text_bounded(path, MAX_CONFIG_BYTES)
     try:
-        data = yaml.load(text, Loader=safe_loader())  # noqa: S506 - a safe loader class
+        data = yaml.load(text, Loader=safe_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

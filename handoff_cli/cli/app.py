@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -69,7 +69,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    workspace: Optional[Path] = typer.Option(  # noqa: UP007 - typer needs Optional on 3.9 syntax
+    workspace: Path | None = typer.Option(
         None, "--workspace", "-w", metavar="DIR",
         help="Workspace directory (default: $HANDOFF_WORKSPACE, else walk up from here).",
     ),

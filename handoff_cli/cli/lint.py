@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,8 +13,9 @@ from .app import app, check_choice, current_workspace
 @app.command("lint")
 def lint_command(
     ctx: typer.Context,
-    paths: Optional[list[Path]] = typer.Argument(  # noqa: UP007
-        None, metavar="[PATH...]", help="Packet files or folders (default: packets/ and exceptions/)."),
+    paths: list[Path] | None = typer.Argument(
+        None, metavar="[PATH...]",
+        help="Packet files or folders (default: packets/ and exceptions/)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text, json, github or sarif."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when errors are found."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),

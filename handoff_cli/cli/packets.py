@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -31,17 +31,18 @@ def read_json_input(source: str) -> dict[str, Any]:
 @app.command()
 def new(
     ctx: typer.Context,
-    handoff_type: str = typer.Argument(..., metavar="TYPE", help="A handoff type from the runbook."),
+    handoff_type: str = typer.Argument(..., metavar="TYPE",
+                                       help="A handoff type from the runbook."),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                    help="Set a key (VALUE is JSON if it parses, else text)."),
     evidence: list[str] = typer.Option([], "--evidence", metavar="NAME=PATH",
                                        help="Evidence file, relative to the workspace."),
     option: list[str] = typer.Option([], "--option", metavar="LABEL=RISK",
                                      help="An option and its risk (repeatable)."),
-    from_json: Optional[str] = typer.Option(None, "--from-json", metavar="FILE|-",  # noqa: UP007
+    from_json: str | None = typer.Option(None, "--from-json", metavar="FILE|-",
                                             help="A whole JSON packet, from a file or stdin."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="md or json (default: workspace)."),  # noqa: UP007
-    as_: Optional[str] = typer.Option(None, "--as", help="Who creates it (history)."),  # noqa: UP007
+    fmt: str | None = typer.Option(None, "--format", help="md or json (default: workspace)."),
+    as_: str | None = typer.Option(None, "--as", help="Who creates it (history)."),
 ) -> None:
     """Scaffold a packet, route its owner from the runbook, and print the new file's path."""
     from ..api import PacketInput, create_packet, parse_assignment, parse_value, resolve_identity

@@ -5,8 +5,8 @@ Loading is separate from checking so that a cache can sit between them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -99,7 +99,8 @@ def duplicate_issues(packet: Packet, workspace: Workspace, seen_ids: dict[str, s
     if run_id is None:
         return []
     if run_id in seen_ids:
-        return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {seen_ids[run_id]})")]
+        where = seen_ids[run_id]
+        return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     seen_ids[run_id] = shown
     if queue_listing is not None or packet.path.stem != run_id:
         return []

@@ -247,7 +247,8 @@ def check_decision(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     if not isinstance(decision, dict):
         return
     if status == "open":
-        yield Issue("H704", ("status",) if "status" in data else ("decision",), "a decision is recorded but status is still 'open'")
+        where = ("status",) if "status" in data else ("decision",)
+        yield Issue("H704", where, "a decision is recorded but status is still 'open'")
     option = decision.get("option")
     if isinstance(option, str) and option not in option_labels(data):
         yield Issue("H701", ("decision", "option"), f"decision option '{option}' is not one of "

@@ -6,27 +6,27 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_text(name: str = "packet") -> str:
     """The raw text of a shipped schema."""
     return (HERE / f"{name}.schema.json").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str = "packet") -> dict[str, Any]:
     """A shipped schema as data."""
     data: dict[str, Any] = json.loads(schema_text(name))
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> Any:
     from jsonschema import Draft202012Validator
 
