@@ -29,9 +29,14 @@ def esc(value: object, multiline: bool = False) -> Any:
 
 def make_console(stderr: bool = False) -> Console:
     """A console that honours NO_COLOR and plain output when not on a terminal."""
+    import os
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # NO_COLOR (https://no-color.org) means plain text: no bold or underline either.
+    plain = bool(os.environ.get("NO_COLOR"))
+    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+                   color_system=None if plain else "auto")
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
@@ -82,6 +87,251 @@ def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None 
         table.add_row(esc(entry.run_id), esc(entry.handoff_type), esc(owner), status,
                       age, due_text, esc(entry.problem or entry.trigger))
     return table
+
+
+# -- the review view (handoff show / decide) ---------------------------------------------------
+
+NARROW = 80
+
+
+def human_size(size: int | None) -> str:
+    """'812 B', '1.2 kB', '3.4 MB'."""
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _heading(title: str) -> Any:
+    from rich.text import Text
+
+    return Text.assemble("\n", (title, "bold underline"))
+
+
+def _grid(rows: Sequence[tuple[str, Any]]) -> Any:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2), pad_edge=True)
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def _due_text(view: Any, now: datetime) -> Any:
+    status = esc(view.status)
+    status.stylize(STATUS_STYLE.get(view.status, ""))
+    if view.due_by:
+        due = relative_time(parse_iso(view.due_by), now) if parse_iso(view.due_by) else "?"
+        status.append(" · ")
+        status.append_text(esc(f"{'OVERDUE ' if view.overdue else ''}due {due} ({view.due_by})"))
+        if view.overdue:
+            status.stylize("bold red", len(view.status))
+    return status
+
+
+def _evidence(view: Any, width: int, now: datetime) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not view.evidence:
+        return Text("  (no evidence listed)", style="red")
+
+    def state(row: Any) -> Any:
+        if row.exists and not row.problem:
+            return Text("yes", style="green")
+        return Text.assemble(("MISSING" if row.problem in (None, "missing") else "NO", "bold red"),
+                             *([] if row.problem in (None, "missing") else
+                               [" ", esc(f"({row.problem})")]))
+
+    def modified(row: Any) -> str:
+        return relative_time(parse_iso(row.modified), now) if row.modified else "-"
+
+    needed = max(len(r.name) for r in view.evidence) + max(len(r.path) for r in view.evidence)
+    if width < NARROW or needed + 34 > width:
+        lines = Text()
+        for row in view.evidence:
+            lines.append("  ")
+            lines.append_text(esc(row.name))
+            lines.append("  ")
+            lines.append_text(state(row))
+            if row.exists:
+                lines.append(f" · {human_size(row.size)} · modified {modified(row)}")
+            lines.append("\n    ")
+            lines.append_text(esc(row.path))
+            lines.append("\n")
+        lines.rstrip()
+        return lines
+    table = Table(box=None, pad_edge=True, show_edge=False, header_style="bold dim")
+    table.add_column("name", overflow="fold")
+    table.add_column("path", overflow="fold", ratio=1)
+    table.add_column("exists", no_wrap=False)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("modified", no_wrap=True)
+    for row in view.evidence:
+        table.add_row(esc(row.name), esc(row.path), state(row), human_size(row.size),
+                      modified(row))
+    return table
+
+
+def _options(view: Any) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    if not view.options:
+        return Text("  (no options listed)", style="red")
+    table = Table.grid(padding=(0, 2), pad_edge=True)
+    table.add_column(justify="right", style="bold cyan", no_wrap=True)
+    table.add_column(overflow="fold", ratio=2)
+    table.add_column(overflow="fold", ratio=3)
+    chosen = (view.decision or {}).get("option")
+    for row in view.options:
+        label = esc(row.label)
+        label.stylize("bold")
+        if row.label == chosen:
+            label.append("  ✓ chosen", style="green")
+        risk = Text.assemble(("risk: ", "dim"), esc(row.risk or "(none given)"))
+        table.add_row(f"{row.number}.", label, risk)
+    return table
+
+
+def _history(view: Any) -> Any:
+    from rich.table import Table
+
+    table = Table.grid(padding=(0, 2), pad_edge=True)
+    table.add_column(style="dim", overflow="fold")
+    table.add_column(style="bold", overflow="fold")
+    table.add_column(overflow="fold", ratio=1)
+    for event in view.history:
+        details = [f"{k}: {v}" for k, v in event.items() if k not in ("event", "at", "by")]
+        who = f"by {event.get('by')}" if event.get("by") else ""
+        table.add_row(esc(event.get("at", "")), esc(event.get("event", "")),
+                      esc("  ".join([who, *details]).strip()))
+    return table
+
+
+def _decision(view: Any) -> Any:
+    decision = view.decision or {}
+    rows = [("Option", esc(decision.get("option") or "(returned to the agent)")),
+            ("By", esc(decision.get("by"))), ("At", esc(decision.get("at")))]
+    if decision.get("missing"):
+        rows.append(("Missing", esc(", ".join(map(str, decision["missing"])))))
+    if decision.get("note"):
+        rows.append(("Note", esc(decision.get("note"), multiline=True)))
+    if view.outcome:
+        rows.append(("Outcome", esc(view.outcome, multiline=True)))
+    return _grid(rows)
+
+
+def markdown_body(body: str) -> Any:
+    """The agent's Markdown body, rendered with escapes made visible and links shown as text."""
+    from rich.markdown import Markdown
+
+    return Markdown(safe_text(body.strip(), multiline=True), hyperlinks=False)
+
+
+def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any:
+    """The review view: status and due, goal and trigger, evidence, options, owner, next action,
+    body, history (every agent-written string escaped)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    now = now or now_utc()
+    kind = view.handoff_type + (f" ({view.category})" if view.category else "")
+    parts: list[Any] = [
+        Text.assemble(esc(view.run_id), style="bold"),
+        Text.assemble(esc(kind), style="dim"),
+        Text(),
+        _grid([("Status", _due_text(view, now)),
+               ("File", esc(view.path)),
+               ("Owner", esc(view.owner_role or "(none)")),
+               ("May decide", esc(", ".join(view.members) if view.members else "anyone"))]),
+        _heading("Goal and trigger"),
+        _grid([("Goal", esc(view.goal or "(missing)")),
+               ("Trigger", esc(view.trigger or "(missing)"))]),
+        _heading(f"Evidence ({len(view.evidence)})"),
+        _evidence(view, width, now),
+        _heading("Options"),
+        _options(view),
+        _heading("After the decision, the agent will"),
+        Text.assemble("  ", esc(view.next_action or "(not stated)")),
+    ]
+    if view.decision is not None:
+        parts += [_heading("Decision"), _decision(view)]
+    if view.body.strip():
+        parts += [_heading("Notes"), markdown_body(view.body)]
+    if view.history:
+        parts += [_heading("History"), _history(view)]
+    return Group(*parts)
+
+
+def _md_cell(value: object) -> str:
+    text = safe_text("" if value is None else str(value))
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def review_markdown(view: Any) -> str:
+    """The review view as Markdown, for pasting into chat or a ticket."""
+    lines = [f"## Handoff: {_md_cell(view.run_id)}", ""]
+    due = f" · due {view.due_by}{' (OVERDUE)' if view.overdue else ''}" if view.due_by else ""
+    lines += [f"- **Status:** {view.status}{due}",
+              f"- **Type:** {_md_cell(view.handoff_type)}"
+              + (f" ({view.category})" if view.category else ""),
+              f"- **Owner:** {_md_cell(view.owner_role)} (may decide: "
+              f"{_md_cell(', '.join(view.members)) if view.members else 'anyone'})",
+              f"- **Goal:** {_md_cell(view.goal)}", f"- **Trigger:** {_md_cell(view.trigger)}",
+              "", "### Evidence", "", "| name | path | exists | size | modified |",
+              "|---|---|---|---|---|"]
+    for row in view.evidence:
+        exists = "yes" if row.exists and not row.problem else f"**NO** ({row.problem})"
+        lines.append(f"| {_md_cell(row.name)} | `{_md_cell(row.path)}` | {exists} | "
+                     f"{human_size(row.size)} | {row.modified or '-'} |")
+    lines += ["", "### Options", ""]
+    lines += [f"{o.number}. **{_md_cell(o.label)}**: risk: {_md_cell(o.risk)}"
+              for o in view.options]
+    lines += ["", "### After the decision", "", _md_cell(view.next_action) or "(not stated)"]
+    if view.decision is not None:
+        d = view.decision
+        lines += ["", "### Decision", "",
+                  f"**{_md_cell(d.get('option') or 'returned to the agent')}** by "
+                  f"{_md_cell(d.get('by'))} at {_md_cell(d.get('at'))}"]
+        if d.get("missing"):
+            lines.append(f"Missing: {_md_cell(', '.join(map(str, d['missing'])))}")
+        if d.get("note"):
+            lines.append(f"Note: {_md_cell(d.get('note'))}")
+    if view.body.strip():
+        lines += ["", "### Notes", "", safe_text(view.body.strip(), multiline=True)]
+    if view.history:
+        lines += ["", "### History", ""]
+        lines += [f"- {_md_cell(e.get('at'))} {_md_cell(e.get('event'))}"
+                  + (f" by {_md_cell(e.get('by'))}" if e.get("by") else "") for e in view.history]
+    return "\n".join(lines) + "\n"
+
+
+def plain_lines(console: Console, renderable: Any) -> str:
+    """Render to text; without colour (pipes, NO_COLOR) trailing cell padding is trimmed."""
+    with console.capture() as capture:
+        console.print(renderable)
+    text = capture.get()
+    if console.color_system is None or console.no_color:
+        text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return text
+
+
+def json_text(data: object) -> str:
+    """JSON for scripts, readable (UTF-8) yet terminal-safe: C1 controls and bidi characters
+    are written as \\u escapes."""
+    import json
+    import re
+
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    return re.sub(r"[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u2028\u2029]",
+                  lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
 def route_table(report: RouteReport) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from . import lint as _lint  # noqa: F401  (registers commands)
+from . import agent as _agent  # noqa: F401  (registers commands)
+from . import lint as _lint  # noqa: F401
 from . import packets as _packets  # noqa: F401
 from . import queue as _queue  # noqa: F401
+from . import review as _review  # noqa: F401
 from . import routing as _routing  # noqa: F401
 from . import setup as _setup  # noqa: F401
 from .app import app
