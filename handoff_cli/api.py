@@ -328,3 +328,10 @@ from .review import (  # noqa: E402, F401  (re-exported)
     status,
     wait,
 )
+
+# isort: split
+# Routing, the queues, stats and the agent brief: see handoff_cli.routing, .queue, .stats, .brief.
+from .brief import brief_markdown  # noqa: E402, F401  (re-exported)
+from .queue import QueueEntry, list_queue  # noqa: E402, F401
+from .routing import RouteChange, RouteNote, RouteReport, route_packets  # noqa: E402, F401
+from .stats import DecisionTimes, Stats, queue_stats  # noqa: E402, F401

@@ -16,7 +16,8 @@ from typing import Any
 FRONTMATTER_FENCE = "---"
 FRONTMATTER_ENDS = ("---", "...")
 # Keys written by the tool; everything else is the content a reviewer sees.
-MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome"})
+MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome",
+                          "escalatedTo"})
 STATUSES = ("open", "decided", "returned", "withdrawn", "closed")
 MAX_NODES = 100_000
 

@@ -6,7 +6,6 @@ Counts, time to decision per owner, overdue packets, and which fields reviewers 
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -148,6 +147,8 @@ def missing_fields(packet: Mapping[str, Any]) -> list[str]:
 
 def summarise(owner: str, values: list[timedelta]) -> DecisionTimes:
     """Median and p90 (nearest rank) of one owner's decision times."""
+    import statistics
+
     ordered = sorted(values)
     median = timedelta(seconds=statistics.median(v.total_seconds() for v in ordered))
     p90 = ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]

@@ -246,3 +246,11 @@ def test_history_is_appended(workspace: Workspace, root: Path) -> None:
     events = [e["event"] for e in front(path)["history"]]
     assert events == ["created", "escalated"]
     assert yaml.safe_load(path.read_text().split("---")[1])["history"][0]["by"] == "agent"
+
+
+def test_escalation_is_not_part_of_the_reviewed_content(workspace: Workspace, root: Path) -> None:
+    from handoff_cli.packet import content_digest
+
+    plain = write_packet(root, "a.md", packet_md("a"))
+    marked = write_packet(root, "b.md", packet_md("a", "escalatedTo: support-manager\n"))
+    assert content_digest(load_packet(plain)) == content_digest(load_packet(marked))
