@@ -5,6 +5,7 @@ agent's side (status, wait, close). Returns frozen dataclasses or raises Handoff
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 import time
@@ -302,7 +303,7 @@ def _staging_dir(workspace: Workspace) -> Path:
 
 def _clear_stale(folder: Path, run_id: str) -> None:
     """Remove temporary files a killed writer of this packet left behind (we hold its lock)."""
-    for stale in folder.glob(f"{TEMP_PREFIX}{run_id}.*"):
+    for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(run_id)}.*"):
         with contextlib.suppress(OSError):
             stale.unlink()
 
@@ -347,14 +348,22 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def lock_name(packet: Packet) -> str:
+    """The packet's lock (and temporary file) name: its runId when that is a safe file name
+    (as `handoff route` locks it), else its file name."""
+    from .api import RUN_ID
+
+    run_id = packet.run_id
+    return run_id if run_id and RUN_ID.match(run_id) else packet.path.stem
+
+
 @contextlib.contextmanager
 def locked(workspace: Workspace, ref: str | Path, timeout: float = 10.0) -> Iterator[Packet]:
     """Hold the packet's lock and yield it freshly read under the lock."""
     from .store import packet_lock
 
     first = load(workspace, ref)
-    run_id = first.run_id or first.path.stem
-    with packet_lock(workspace.state_dir, run_id, timeout):
+    with packet_lock(workspace.state_dir, lock_name(first), timeout):
         yield reload(workspace, first.path)
 
 
@@ -367,7 +376,7 @@ def write_keys(workspace: Workspace, packet: Packet, updates: Mapping[str, Any])
     except EditError as exc:
         raise PacketError(f"cannot record safely: {exc}",
                           workspace.relative(packet.path)) from None
-    replace_file(workspace, packet.path, packet.run_id or packet.path.stem, text)
+    replace_file(workspace, packet.path, lock_name(packet), text)
 
 
 def _history(packet: Packet, event: Mapping[str, Any]) -> list[Any]:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import SEED_MD, seed_json, write_packet
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conftest import SEED_MD, seed_json, write_packet
 from handoff_cli import review
 from handoff_cli.api import lint
 from handoff_cli.errors import (
@@ -38,7 +38,8 @@ agentGoal: >-
   Prepare refund decision material
   for high-value requests
 triggerReason: 'Refund amount exceeds standard policy and customer has two prior complaints'
-evidence: {orderFile: workspace/refunds/2026-05-24/orders.xlsx, conversationSummary: "workspace/refunds/2026-05-24/customer-8241.md",
+evidence: {orderFile: workspace/refunds/2026-05-24/orders.xlsx,
+  conversationSummary: "workspace/refunds/2026-05-24/customer-8241.md",
   policyExcerpt: workspace/refunds/2026-05-24/refund-policy.md}
 
 options:
@@ -314,6 +315,15 @@ def test_replace_file_stages_outside_the_packet_folder(workspace: Workspace, roo
     assert list(stale.parent.iterdir()) == []
 
 
+def test_a_hostile_run_id_cannot_place_the_lock_or_temp_file_elsewhere(workspace: Workspace,
+                                                                       root: Path) -> None:
+    path = seed(root, SEED_MD.replace(f"runId: {RUN}", "runId: ../../../escaped"))
+    review.decide(workspace, RUN, "1", None, MARIA)
+    assert load_packet(path).data["status"] == "decided"
+    assert not list(root.parent.rglob("escaped*"))
+    assert (workspace.state_dir / "locks" / f"{RUN}.lock").exists()
+
+
 # -- property: decide preserves every byte outside the managed keys ---------------------------
 
 TOP_KEY = re.compile(r"^(?:[A-Za-z_][\w-]*|\"[^\"]*\"|'[^']*'):(?:[ \t\r\n]|$)")
@@ -402,8 +412,8 @@ def unmanaged_projection(text: str) -> tuple[str, str]:
     return "".join(kept), body
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(text=hand_written())
 def test_decide_preserves_bytes_outside_managed_keys(workspace: Workspace, root: Path,
                                                      text: str) -> None:

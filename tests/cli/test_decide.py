@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SEED_MD, write_packet
-from handoff_cli.packet import content_digest, load_packet
 from test_review import HAND_WRITTEN, HAND_WRITTEN_DECIDED
+
+from handoff_cli.packet import content_digest, load_packet
 
 RUN = "refund-review-2026-05-24-1500"
 MARIA = "maria.lopez@example.com"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import SEED_MD, seed_json, write_packet
+
 from handoff_cli.packet import content_digest, load_packet
 
 RUN = "refund-review-2026-05-24-1500"
