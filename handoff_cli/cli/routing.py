@@ -13,7 +13,7 @@ from .app import app, check_choice, current_workspace
 @app.command("route")
 def route_command(
     ctx: typer.Context,
-    paths: list[Path] | None = typer.Argument(  # noqa: B008
+    paths: list[Path] | None = typer.Argument(
         None, metavar="[PATH...]", help="Packet files or folders (default: packets/)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Show the changes; write nothing."),
     escalate: bool = typer.Option(False, "--escalate", help="Also hand overdue open packets to "
