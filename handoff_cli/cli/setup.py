@@ -11,7 +11,8 @@ from .app import app
 
 @app.command()
 def init(
-    directory: Path = typer.Argument(Path("."), metavar="[DIR]", help="Where to make the workspace."),
+    directory: Path = typer.Argument(Path("."), metavar="[DIR]",
+                                     help="Where to make the workspace."),
 ) -> None:
     """Scaffold a workspace with the example runbook and templates; never overwrites a file."""
     from ..api import init_workspace
