@@ -111,6 +111,17 @@ def _marker(line: str) -> str:
 
 def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str]) -> str:
     parts = _split_frontmatter(text)
+    try:
+        return _edit_markdown_once(parts, updates, removed, keep_blanks=True)
+    except EditError:
+        # A removed `|+` block owns the blank lines after it; left behind, they can join a
+        # `|+` block above. Try once more removing them with it (the check still guards).
+        return _edit_markdown_once(parts, updates, removed, keep_blanks=False)
+
+
+def _edit_markdown_once(
+    parts: _Frontmatter, updates: Mapping[str, object], removed: list[str], keep_blanks: bool
+) -> str:
     source = parts.yaml
     keys, old = _read_frontmatter(source)
     names = [key.name for key in keys if key.name is not None]
@@ -124,7 +135,8 @@ def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str])
     for name in removed:
         if name in located:
             span = spans[(name,)]
-            edits.append((_line_start(source, span.start), _line_end(source, span.end, True), ""))
+            end = _line_end(source, span.end, True) if keep_blanks else _removal_end(source, span)
+            edits.append((_line_start(source, span.start), end, ""))
     appended: list[str] = []
     for name, value in updates.items():
         key = located.get(name)
@@ -147,6 +159,20 @@ def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str])
     loaded = _load_yaml(new_yaml)
     _check({} if loaded is None else loaded, _expected(old, updates, removed), "frontmatter")
     return parts.head + new_yaml + parts.tail
+
+
+def _removal_end(source: str, span: Span) -> int:
+    """Where a removed entry ends: its last line, plus the blank lines that a keep-chomping
+    block scalar (`|+`, `>+`) owns, which would otherwise join the value above it."""
+    end = _line_end(source, span.end, True)
+    header = source[span.value_start : _line_end(source, span.value_start, False)]
+    if header[:1] in ("|", ">") and "+" in header.split("#")[0]:
+        while end < len(source):
+            next_end = _line_end(source, end, True)
+            if source[end:next_end].strip():
+                break
+            end = next_end
+    return end
 
 
 def _yaml_replacement(

@@ -105,3 +105,20 @@ def seed_json(**changes: Any) -> str:
         if value is None:
             del data[key]
     return json.dumps(data, indent=2)
+
+
+def _hypothesis_profiles() -> None:
+    """CI runs property tests derandomized, so a landing never depends on the draw; local runs
+    explore new examples (and `HYPOTHESIS_PROFILE=deep` explores many more)."""
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    settings.register_profile("deep", max_examples=2000)
+    profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else None)
+    if profile:
+        settings.load_profile(profile)
+
+
+_hypothesis_profiles()

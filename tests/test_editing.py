@@ -364,3 +364,18 @@ def test_json_edits_change_only_the_edited_keys(
             == json.dumps(expected, indent=indent, separators=separators, ensure_ascii=False)
             + trailer
         )
+
+
+def test_removing_a_keep_block_after_a_keep_block() -> None:
+    # Found by the property test: the blank line `status: |+` owns must go with it, or it
+    # joins `decision: |+` above and changes that value.
+    text = "---\nrunId: a\ndecision: |+\n  kept\n\nstatus: |+\n  kept\n\nhistory: x\n---\n"
+    assert set_keys(text, "md", {}, remove=["status"]) == (
+        "---\nrunId: a\ndecision: |+\n  kept\n\nhistory: x\n---\n"
+    )
+
+
+def test_removing_a_keep_block_keeps_blank_lines_when_harmless() -> None:
+    text = "---\nrunId: a\nnote: |+\n  kept\n\n\ndecision: open\n---\nbody\n"
+    expected = "---\nrunId: a\n\n\ndecision: open\n---\nbody\n"
+    assert set_keys(text, "md", {}, remove=["note"]) == expected

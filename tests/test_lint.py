@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import SEED_MD, seed_json, write_packet
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -31,7 +30,8 @@ def test_seed_lints_clean(run: Any, root: Path, form: str) -> None:
     elif form == "md":
         write_packet(root, f"{SEED_NAME}.md", SEED_MD)
     else:
-        write_packet(root, f"{SEED_NAME}.md", b"\xef\xbb\xbf" + SEED_MD.replace("\n", "\r\n").encode())
+        crlf = SEED_MD.replace("\n", "\r\n").encode()
+        write_packet(root, f"{SEED_NAME}.md", b"\xef\xbb\xbf" + crlf)
     result = run("lint")
     assert result.exit_code == 0, result.stdout
     assert result.stdout == ""
@@ -77,7 +77,7 @@ def test_max_file_bytes_is_configurable(run: Any, root: Path) -> None:
     config.write_text(config.read_text().replace("maxFileBytes: 1048576", "maxFileBytes: 100"))
     write_packet(root, f"{SEED_NAME}.md", SEED_MD)
     code, findings = lint_json(run)
-    assert [f["rule"] for f in findings] == ["H103"]
+    assert code == 1 and [f["rule"] for f in findings] == ["H103"]
 
 
 def test_evidence_symlink_out_of_workspace(run: Any, root: Path, tmp_path: Path) -> None:
@@ -122,13 +122,13 @@ def test_duplicate_run_id_found_when_linting_one_file(run: Any, root: Path) -> N
     write_packet(root, f"{SEED_NAME}.md", SEED_MD)
     write_packet(root, f"{SEED_NAME}.json", seed_json(), folder="exceptions")
     code, findings = lint_json(run, f"packets/{SEED_NAME}.md")
-    assert [f["rule"] for f in findings] == ["H601"]
+    assert code == 1 and [f["rule"] for f in findings] == ["H601"]
 
 
 def test_run_id_differs_from_file_name(run: Any, root: Path) -> None:
     write_packet(root, "other-name.json", seed_json())
     code, findings = lint_json(run)
-    assert [(f["rule"], f["line"]) for f in findings] == [("H602", 3)]
+    assert code == 1 and [(f["rule"], f["line"]) for f in findings] == [("H602", 3)]
 
 
 def test_missing_recommended_fields_severity_is_a_setting(run: Any, root: Path) -> None:
@@ -141,7 +141,8 @@ def test_missing_recommended_fields_severity_is_a_setting(run: Any, root: Path) 
     assert code == 1
     assert sorted({f["rule"] for f in findings}) == ["H202"]
     config = root / "handoff.yaml"
-    config.write_text(config.read_text().replace("  rules: {}", "  rules:\n    missing-field: warning"))
+    setting = "  rules:\n    missing-field: warning"
+    config.write_text(config.read_text().replace("  rules: {}", setting))
     code, findings = lint_json(run)
     assert code == 0
     assert {f["severity"] for f in findings} == {"warning"}
@@ -205,7 +206,8 @@ def test_missing_file_argument(run: Any) -> None:
     assert code == 1 and findings[0]["rule"] == "H101"
 
 
-def test_no_workspace_is_exit_2(runner: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_workspace_is_exit_2(runner: Any, tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     from handoff_cli.cli import app
 
     monkeypatch.chdir(tmp_path)

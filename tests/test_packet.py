@@ -16,7 +16,8 @@ from handoff_cli.packet import LoadFailure, content_digest, load_packet
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 # Printable text: YAML itself reads control characters and NEL/LS/PS as line breaks.
-printable = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\x85")
+printable = st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"),
+                          blacklist_characters="\x85")
 keys = st.text(printable, min_size=1, max_size=12)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
                     st.text(printable, max_size=30))

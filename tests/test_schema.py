@@ -7,8 +7,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from conftest import SEED
+
 from handoff_cli.cli import app
 
 

@@ -5,8 +5,6 @@ An agent polls or blocks for the owner's decision, then records that it resumed.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from .app import app, current_workspace
@@ -28,7 +26,7 @@ def status(
 def wait(
     ctx: typer.Context,
     run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
-    timeout: Optional[float] = typer.Option(  # noqa: UP007
+    timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS", min=0,
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
 ) -> None:
@@ -45,7 +43,7 @@ def close(
     run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
     outcome: str = typer.Option(..., "--outcome", metavar="TEXT",
                                 help="What the agent did after the decision."),
-    as_: Optional[str] = typer.Option(None, "--as", help="Who closes it (history)."),  # noqa: UP007
+    as_: str | None = typer.Option(None, "--as", help="Who closes it (history)."),
 ) -> None:
     """Record that the agent resumed after the decision (status 'closed')."""
     from ..api import resolve_identity

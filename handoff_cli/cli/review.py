@@ -6,7 +6,7 @@ On a terminal `decide` prompts for an option, a note and a confirmation; scripts
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -82,18 +82,18 @@ def no_terminal_hint() -> UsageError:
 def decide(
     ctx: typer.Context,
     packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
-    option: Optional[str] = typer.Option(None, "--option", "-o", metavar="LABEL",  # noqa: UP007
+    option: str | None = typer.Option(None, "--option", "-o", metavar="LABEL",
                                          help="The chosen option's label (or its number)."),
-    note: Optional[str] = typer.Option(None, "--note", "-n", metavar="TEXT",  # noqa: UP007
+    note: str | None = typer.Option(None, "--note", "-n", metavar="TEXT",
                                        help="A note for the agent and the record."),
     return_: bool = typer.Option(False, "--return", help="Send it back to the agent instead."),
     missing: list[str] = typer.Option([], "--missing", metavar="FIELD",
                                       help="With --return: what is missing (repeatable)."),
-    digest: Optional[str] = typer.Option(None, "--digest", metavar="SHA256",  # noqa: UP007
+    digest: str | None = typer.Option(None, "--digest", metavar="SHA256",
                                          help="Refuse unless the packet still has this digest "
                                          "(from show --format json)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    as_: Optional[str] = typer.Option(None, "--as", metavar="EMAIL",  # noqa: UP007
+    as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who decides (default: $HANDOFF_USER, git email)."),
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""

@@ -65,7 +65,8 @@ def test_role_map_matches_the_spec(workspace: Any) -> None:
         "file_read_failed", "missing_source", "output_schema_invalid", "permission_denied"}
 
 
-def test_workspace_found_by_walking_up_and_by_env(runner: Any, root: Path, monkeypatch: Any) -> None:
+def test_workspace_found_by_walking_up_and_by_env(runner: Any, root: Path,
+                                                   monkeypatch: Any) -> None:
     deep = root / "workspace" / "refunds"
     monkeypatch.chdir(deep)
     assert runner.invoke(app, ["lint"]).exit_code == 0

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from conftest import SEED
+
 from handoff_cli.packet import load_packet
 
 EVIDENCE = [
