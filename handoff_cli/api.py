@@ -221,7 +221,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
             raise ConfigError(f"template cannot be filled: {exc}",
                               workspace.templates_dir / handoff_type.template) from None
     path = workspace.packets_dir / f"{run_id}.{fmt}"
-    create_new(path, text)
+    create_new(path, text, workspace.state_dir)
     return NewPacket(path=path, run_id=run_id, owner_role=owner, warnings=tuple(warnings))
 
 

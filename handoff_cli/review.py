@@ -5,9 +5,6 @@ agent's side (status, wait, close). Returns frozen dataclasses or raises Handoff
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,9 +20,6 @@ from .workspace import Workspace, resolve_inside
 DECIDABLE = frozenset({"open"})
 CLOSABLE = frozenset({"decided", "returned"})
 SETTLED = frozenset({"decided", "returned", "withdrawn", "closed"})
-TEMP_PREFIX = ".handoff-write-"
-
-
 @dataclass(frozen=True)
 class EvidenceRow:
     """One evidence entry as the reviewer sees it; `problem` says why it cannot be opened."""
@@ -295,75 +289,13 @@ def check_can_decide(workspace: Workspace, ref: str | Path, identity: str | None
 # -- writing ------------------------------------------------------------------------------------
 
 
-def _staging_dir(workspace: Workspace) -> Path:
-    folder = workspace.state_dir / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _clear_stale(folder: Path, run_id: str) -> None:
-    """Remove temporary files a killed writer of this packet left behind (we hold its lock)."""
-    for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(run_id)}.*"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
-
-
-def replace_file(workspace: Workspace, path: Path, run_id: str, text: str) -> None:
-    """Atomically replace a packet file, staging the new bytes under .handoff/tmp/.
-
-    Staging outside the packet folder means a kill -9 mid-write leaves no stray file there;
-    when .handoff/ is on another filesystem, fall back to store.atomic_write.
-    """
-    from .store import atomic_write
-
-    folder = _staging_dir(workspace)
-    _clear_stale(folder, run_id)
-    fd, name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{run_id}.", dir=folder)
-    temp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(temp, path.stat().st_mode & 0o7777)
-        try:
-            os.replace(temp, path)
-        except OSError as exc:
-            if exc.errno != 18:  # EXDEV: not the same filesystem
-                raise HandoffError(f"cannot write packet: {exc.strerror or exc}", path) from None
-            atomic_write(path, text)
-    finally:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def lock_name(packet: Packet) -> str:
-    """The packet's lock (and temporary file) name: its runId when that is a safe file name
-    (as `handoff route` locks it), else its file name."""
-    from .api import RUN_ID
-
-    run_id = packet.run_id
-    return run_id if run_id and RUN_ID.match(run_id) else packet.path.stem
-
-
 @contextlib.contextmanager
 def locked(workspace: Workspace, ref: str | Path, timeout: float = 10.0) -> Iterator[Packet]:
     """Hold the packet's lock and yield it freshly read under the lock."""
-    from .store import packet_lock
+    from .store import lock_key, packet_lock
 
     first = load(workspace, ref)
-    with packet_lock(workspace.state_dir, lock_name(first), timeout):
+    with packet_lock(workspace.state_dir, lock_key(first.run_id, first.path), timeout):
         yield reload(workspace, first.path)
 
 
@@ -376,7 +308,9 @@ def write_keys(workspace: Workspace, packet: Packet, updates: Mapping[str, Any])
     except EditError as exc:
         raise PacketError(f"cannot record safely: {exc}",
                           workspace.relative(packet.path)) from None
-    replace_file(workspace, packet.path, lock_name(packet), text)
+    from .store import lock_key, replace_file
+
+    replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text)
 
 
 def _history(packet: Packet, event: Mapping[str, Any]) -> list[Any]:

@@ -117,9 +117,9 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
     plan = plan_packet(workspace, packet, escalate=escalate, actor=actor, now=now)
     if dry_run or not plan.changes:
         return plan.changes, plan.notes
-    from .store import packet_lock
+    from .store import lock_key, packet_lock
 
-    with packet_lock(workspace.state_dir, _lock_name(packet)):
+    with packet_lock(workspace.state_dir, lock_key(packet.run_id, packet.path)):
         try:
             fresh = load_packet(path, workspace.settings.max_file_bytes)
         except (LoadFailure, OSError) as failure:
@@ -127,24 +127,24 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
         # Plan again from what is on disk now: another writer may have decided it meanwhile.
         plan = plan_packet(workspace, fresh, escalate=escalate, actor=actor, now=now)
         try:
-            apply_plan(fresh, plan)
+            apply_plan(workspace, fresh, plan)
         except EditError as exc:
             return [], [f"not routed: cannot edit it safely: {exc}"]
     return plan.changes, plan.notes
 
 
-def apply_plan(packet: Packet, plan: Plan) -> None:
+def apply_plan(workspace: Workspace, packet: Packet, plan: Plan) -> None:
     """Write the plan: edit in place atomically, or create the new file and then remove the old."""
     from .editing import set_keys
-    from .store import atomic_write, create_new
+    from .store import create_new, lock_key, replace_file
 
     if not plan.changes:
         return
     text = set_keys(packet.text, packet.kind, plan.updates, plan.remove)  # type: ignore[arg-type]
     if plan.move_to is None:
-        atomic_write(packet.path, text)
+        replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text)
         return
-    create_new(plan.move_to, text)  # raises ConflictError rather than overwrite
+    create_new(plan.move_to, text, workspace.state_dir)  # a ConflictError rather than overwrite
     packet.path.unlink()
 
 
@@ -270,13 +270,6 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def _run_id(packet: Packet) -> str:
     return packet.run_id or packet.path.stem
-
-
-def _lock_name(packet: Packet) -> str:
-    from .api import RUN_ID
-
-    run_id = packet.run_id
-    return run_id if run_id and RUN_ID.match(run_id) else packet.path.stem
 
 
 def _text(value: Any) -> str | None:

@@ -1,22 +1,42 @@
 """Atomic file writes and per-packet locks.
 
-A write goes to a temporary file in the same folder, is fsynced, then renamed over the target,
-so a reader (or a kill -9) sees the old file or the new one, never a torn one.
+New bytes are staged in a temporary file (under the workspace's .handoff/tmp/, else beside the
+target), fsynced, then renamed or linked into place: a reader, or a kill -9, sees the old file
+or the new one, never a torn one, and no stray temporary file is left in the packet folders.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import ConflictError, HandoffError
 
+TEMP_PREFIX = ".handoff-write-"
+_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-def _write_temp(folder: Path, data: bytes) -> Path:
-    fd, name = tempfile.mkstemp(prefix=".handoff-", suffix=".tmp", dir=folder)
+
+def lock_key(run_id: str | None, path: Path) -> str:
+    """The name a packet is locked and staged under: its runId when that is a safe file name,
+    else its file name (so a hostile runId never names a path)."""
+    return run_id if run_id and _SAFE_KEY.match(run_id) else path.stem
+
+
+def staging_dir(state_dir: Path) -> Path:
+    """The folder where new file contents are staged before they are renamed into place."""
+    folder = state_dir / "tmp"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_temp(folder: Path, data: bytes, prefix: str = TEMP_PREFIX) -> Path:
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -52,13 +72,45 @@ def atomic_write(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def create_new(path: Path, text: str) -> None:
+def replace_file(state_dir: Path, path: Path, key: str, text: str) -> None:
+    """Atomically replace `path`, staging under state_dir/tmp (call it holding the lock of
+    `key`: temporary files a killed writer of `key` left behind are removed first)."""
+    folder = staging_dir(state_dir)
+    for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}.*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    temp = _write_temp(folder, text.encode("utf-8"), f"{TEMP_PREFIX}{key}.")
+    try:
+        with contextlib.suppress(OSError):
+            os.chmod(temp, path.stat().st_mode & 0o7777)
+        try:
+            os.replace(temp, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise HandoffError(f"cannot write file: {exc.strerror or exc}", path) from None
+            atomic_write(path, text)  # .handoff/ is on another filesystem
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    _fsync_dir(path.parent)
+
+
+def create_new(path: Path, text: str, state_dir: Path | None = None) -> None:
     """Create `path` atomically; raise ConflictError if it already exists (never overwrites)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = _write_temp(path.parent, text.encode("utf-8"))
+    folder = staging_dir(state_dir) if state_dir is not None else path.parent
+    temp = _write_temp(folder, text.encode("utf-8"))
     try:
         os.chmod(temp, 0o644)
-        os.link(temp, path)  # fails if the target exists, unlike rename
+        try:
+            os.link(temp, path)  # fails if the target exists, unlike rename
+        except OSError as exc:
+            if exc.errno != errno.EXDEV or folder == path.parent:
+                raise
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            temp = _write_temp(path.parent, text.encode("utf-8"))
+            os.link(temp, path)
     except FileExistsError:
         raise ConflictError("already exists; refusing to overwrite it", path) from None
     except OSError as exc:

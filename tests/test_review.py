@@ -11,7 +11,7 @@ from conftest import SEED_MD, seed_json, write_packet
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from handoff_cli import review
+from handoff_cli import review, store
 from handoff_cli.api import lint
 from handoff_cli.errors import (
     ConflictError,
@@ -305,10 +305,10 @@ def test_wait_returns_when_returned(workspace: Workspace, root: Path) -> None:
 def test_replace_file_stages_outside_the_packet_folder(workspace: Workspace, root: Path) -> None:
     path = seed(root)
     path.chmod(0o640)
-    stale = workspace.state_dir / "tmp" / f"{review.TEMP_PREFIX}{RUN}.killed"
+    stale = workspace.state_dir / "tmp" / f"{store.TEMP_PREFIX}{RUN}.killed"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_text("left by a kill -9")
-    review.replace_file(workspace, path, RUN, "new text\n")
+    store.replace_file(workspace.state_dir, path, RUN, "new text\n")
     assert path.read_text() == "new text\n"
     assert path.stat().st_mode & 0o777 == 0o640
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]

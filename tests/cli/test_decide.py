@@ -250,7 +250,7 @@ def test_twelve_concurrent_deciders_exactly_one_wins(root: Path, packet: Path) -
 
 WRITER = """
 import sys
-from handoff_cli.review import replace_file
+from handoff_cli.store import replace_file
 from handoff_cli.workspace import open_workspace
 from pathlib import Path
 workspace, path = open_workspace(Path(sys.argv[1])), Path(sys.argv[2])
@@ -258,7 +258,7 @@ texts = [Path(sys.argv[3]).read_text(), Path(sys.argv[4]).read_text()]
 print("ready", flush=True)
 i = 0
 while True:
-    replace_file(workspace, path, "run", texts[i % 2])
+    replace_file(workspace.state_dir, path, "run", texts[i % 2])
     i += 1
 """
 
