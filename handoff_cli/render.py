@@ -61,32 +61,67 @@ STATUS_STYLE = {"open": "yellow", "decided": "green", "returned": "magenta",
                 "withdrawn": "dim", "closed": "dim", "invalid": "red"}
 
 
-def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None = None) -> Any:
-    """The queue as a table: runId, type, owner, status, age, due, trigger."""
+WIDE_QUEUE = 120
+
+
+def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None = None,
+                width: int = WIDE_QUEUE) -> Any:
+    """The queue: a table (runId, type, owner, status, age, due, trigger) on wide terminals,
+    two lines per packet on narrow ones, so that runIds are never cut."""
+    from rich import box
     from rich.table import Table
 
     now = now or now_utc()
-    table = Table(title=title, title_justify="left", expand=False, pad_edge=False)
-    table.add_column("runId", overflow="fold", ratio=3)
-    table.add_column("type", overflow="fold")
-    table.add_column("owner", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("age", no_wrap=True, justify="right")
-    table.add_column("due", no_wrap=True)
-    table.add_column("trigger", overflow="ellipsis", ratio=4, max_width=60)
-    for entry in entries:
-        created = parse_iso(entry.created_at)
-        due = relative_time(parse_iso(entry.due_by), now) if entry.due_by else "-"
-        status = esc(entry.status)
-        status.stylize(STATUS_STYLE.get(entry.status, ""))
-        due_text = esc(("OVERDUE " if entry.overdue else "") + due)
-        if entry.overdue:
-            due_text.stylize("bold red")
-        age = relative_time(created, now).removesuffix(" ago") if created else "-"
-        owner = entry.owner_role + (" (escalated)" if entry.escalated_to else "")
-        table.add_row(esc(entry.run_id), esc(entry.handoff_type), esc(owner), status,
-                      age, due_text, esc(entry.problem or entry.trigger))
+    rows = [_queue_cells(entry, now) for entry in entries]
+    if width < WIDE_QUEUE:
+        grid = Table(title=title, title_justify="left", box=None, show_header=False,
+                     pad_edge=False, expand=False)
+        grid.add_column(overflow="fold")
+        for cells in rows:
+            first = esc(cells["runId"])
+            first.stylize("bold")
+            first.append("  ").append_text(cells["status"]).append("  ")
+            first.append_text(cells["due"]).append("  ").append_text(esc(cells["owner"]))
+            second = esc(f"  {cells['type']} · ")
+            second.stylize("dim")
+            second.append_text(esc(cells["trigger"]))
+            second.truncate(max(width, 20), overflow="ellipsis")
+            grid.add_row(first)
+            grid.add_row(second)
+        return grid
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  show_edge=False)
+    used = 0
+    for name in ("runId", "type", "owner", "status", "age", "due"):
+        # Never squeeze these: the trigger column takes what is left and is cut with "…".
+        widest = max([len(str(cells[name])) for cells in rows] + [len(name)])
+        table.add_column(name, no_wrap=True, width=widest,
+                         justify="right" if name == "age" else "left")
+        used += widest + 3  # padding on both sides and a divider
+    room = max(12, width - used - 4)
+    table.add_column("trigger", no_wrap=True, width=room)
+    for cells in rows:
+        trigger = esc(cells["trigger"])
+        trigger.truncate(room, overflow="ellipsis")
+        table.add_row(esc(cells["runId"]), esc(cells["type"]), esc(cells["owner"]),
+                      cells["status"], cells["age"], cells["due"], trigger)
     return table
+
+
+def _queue_cells(entry: QueueEntry, now: datetime) -> dict[str, Any]:
+    created = parse_iso(entry.created_at)
+    due = relative_time(parse_iso(entry.due_by), now) if entry.due_by else "no due time"
+    status = esc(entry.status)
+    status.stylize(STATUS_STYLE.get(entry.status, ""))
+    due_text = esc(("OVERDUE " if entry.overdue else "due ") + due if entry.due_by else due)
+    if entry.overdue:
+        due_text.stylize("bold red")
+    return {
+        "runId": entry.run_id, "type": entry.handoff_type, "status": status, "due": due_text,
+        "owner": entry.owner_role + (" (escalated)" if entry.escalated_to else ""),
+        "age": relative_time(created, now).removesuffix(" ago") if created else "-",
+        "trigger": entry.problem or entry.trigger,
+    }
 
 
 # -- the review view (handoff show / decide) ---------------------------------------------------

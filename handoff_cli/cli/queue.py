@@ -51,4 +51,4 @@ def list_command(
     if not entries:
         console.print(f"{title}: empty", markup=False)
         return
-    console.print(queue_table(entries, f"{title} ({len(entries)})"))
+    console.print(queue_table(entries, f"{title} ({len(entries)})", width=console.width))

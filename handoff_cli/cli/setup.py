@@ -71,8 +71,10 @@ def demo(
     console.print(f"Demo workspace: {directory} ({len(result.packets)} packets, "
                   f"{len(result.exceptions)} in the exception queue)", markup=False)
     workspace = result.workspace
-    console.print(queue_table(list_queue(workspace), "Review queue"))
-    console.print(queue_table(list_queue(workspace, exceptions=True), "Exception queue"))
+    width = console.width
+    console.print(queue_table(list_queue(workspace), "Review queue", width=width))
+    console.print(queue_table(list_queue(workspace, exceptions=True), "Exception queue",
+                              width=width))
     console.print(f"\n$ handoff show {result.refund_run_id}\n", markup=False)
     console.file.write(plain_lines(console, review_view(review(workspace, result.refund_run_id),
                                                         width=console.width)))

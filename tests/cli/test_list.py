@@ -143,3 +143,17 @@ def test_unreadable_packet_is_a_row(run: Any, mixed: Path) -> None:
     [row] = [r for r in listed(run) if r["path"] == "packets/broken.md"]
     assert row["status"] == "invalid"
     assert row["problem"].startswith("H106")
+
+
+@pytest.mark.parametrize("columns", [60, 80, 119, 120, 200])
+def test_table_fits_the_terminal_and_never_cuts_a_run_id(runner: Any, mixed: Path,
+                                                         columns: int) -> None:
+    from handoff_cli.cli import app
+
+    result = runner.invoke(app, ["-w", str(mixed), "list"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines), lines
+    for run_id in ROWS:
+        assert any(run_id in line for line in lines), run_id
+    assert "OVERDUE" in result.stdout
