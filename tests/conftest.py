@@ -56,6 +56,17 @@ The customer asks for a full refund of 1,240.00 EUR.
 """
 
 
+@pytest.fixture(autouse=True)
+def isolated_identity(tmp_path_factory: pytest.TempPathFactory,
+                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the machine's git identity or handoff variables."""
+    empty = tmp_path_factory.mktemp("gitconfig") / "config"
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for name in ("HANDOFF_USER", "HANDOFF_WORKSPACE", "HANDOFF_DEBUG", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
     """A workspace directory made by `handoff init`, with the seed's three evidence files."""
