@@ -6,11 +6,11 @@ Agent-written text is always passed through `esc` (no markup, no terminal escape
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .textsafe import safe_text
-from .timeutil import now_utc, parse_iso
+from .timeutil import duration_text, now_utc, parse_iso
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -40,21 +40,14 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
-    """'in 3h', '2d ago' style text for a time."""
+    """'in 3h', '2d ago' or 'now' for a time."""
     if moment is None:
         return "-"
-    seconds = int((moment - (now or now_utc())).total_seconds())
-    future = seconds >= 0
-    seconds = abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            amount = f"{seconds // size}{unit}"
-            break
-    else:
-        amount = "now" if seconds < 60 else f"{seconds}s"
-        if amount == "now":
-            return "now"
-    return f"in {amount}" if future else f"{amount} ago"
+    delta = moment - (now or now_utc())
+    if abs(delta.total_seconds()) < 60:
+        return "now"
+    amount = duration_text(delta, parts=1)
+    return f"in {amount}" if delta.total_seconds() >= 0 else f"{amount} ago"
 
 
 STATUS_STYLE = {"open": "yellow", "decided": "green", "returned": "magenta",
@@ -384,17 +377,6 @@ def route_table(report: RouteReport) -> Any:
         table.add_row(esc(change.run_id), change.field, esc(change.old or "-"),
                       esc(change.new or "-"), esc(change.reason))
     return table
-
-
-def duration_text(value: timedelta) -> str:
-    """'2d 3h', '4h 10m', '12m', '40s'."""
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts[:2]) or f"{seconds}s"
 
 
 def stats_view(stats: Stats) -> Any:

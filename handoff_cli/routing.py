@@ -14,7 +14,7 @@ from typing import Any
 from .errors import NotFoundError
 from .packet import LoadFailure, Packet, load_packet
 from .runbook import ESCALATED_KEY, Runbook
-from .timeutil import iso, now_utc, parse_iso
+from .timeutil import duration_text, iso, now_utc, parse_iso
 from .workspace import PACKET_SUFFIXES, Workspace, packet_files
 
 # Decided, withdrawn and closed packets keep the owner they were decided under.
@@ -211,7 +211,7 @@ def plan_due(plan: Plan, packet: Packet, shown: str, ttd: timedelta, now: dateti
         due = created + ttd
         plan.updates["dueBy"] = iso(due)
         plan.change(packet, shown, "dueBy", data.get("dueBy"), iso(due),
-                    f"createdAt + time to decide ({_duration(ttd)})")
+                    f"createdAt + time to decide ({duration_text(ttd, parts=3)})")
     return due
 
 
@@ -235,7 +235,7 @@ def plan_escalation(plan: Plan, packet: Packet, shown: str, runbook: Runbook, ow
     plan.change(packet, shown, "ownerRole", old_owner, target, why)
     plan.change(packet, shown, ESCALATED_KEY, packet.data.get(ESCALATED_KEY), target, why)
     plan.change(packet, shown, "dueBy", packet.data.get("dueBy"), new_due,
-                f"escalated at {iso(now)} + time to decide ({_duration(ttd)})")
+                f"escalated at {iso(now)} + time to decide ({duration_text(ttd, parts=3)})")
     return [{"event": "escalated", "at": iso(now), "by": actor, "from": owner, "to": target,
              "overdueSince": iso(due)}]
 
@@ -274,13 +274,3 @@ def _run_id(packet: Packet) -> str:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts) or f"{seconds}s"

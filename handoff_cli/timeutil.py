@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 
 def now_utc() -> datetime:
@@ -29,3 +29,14 @@ def parse_iso(text: object) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc)
+
+
+def duration_text(value: timedelta, parts: int = 2) -> str:
+    """A duration as '2d 3h', '4h 10m', '12m' or '40s', with at most `parts` units."""
+    seconds = int(abs(value.total_seconds()))
+    units = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            units.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(units[:parts]) or f"{seconds}s"
