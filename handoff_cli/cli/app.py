@@ -23,8 +23,17 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+COMMAND_ORDER = ("init", "new", "lint", "route", "list", "show", "decide", "status", "wait",
+                 "close", "stats", "brief", "schema", "rules", "demo")
+
+
 class HandoffGroup(TyperGroup):
     """Maps every HandoffError to one message and its exit code; never a traceback."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Commands in the order a team meets them, not the order they were registered."""
+        names: list[str] = super().list_commands(ctx)
+        return sorted(names, key=lambda n: COMMAND_ORDER.index(n) if n in COMMAND_ORDER else 99)
 
     def invoke(self, ctx: Any) -> Any:
         try:

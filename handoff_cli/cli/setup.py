@@ -60,7 +60,7 @@ def demo(
     directory: Path = typer.Argument(Path("handoff-demo"), metavar="[DIR]",
                                      help="Where to make the demo workspace."),
 ) -> None:
-    """Make a demo workspace with the refund example and show the queue."""
+    """Make a demo workspace with the refund example; show the queues and its review view."""
     from ..demo import build_demo
     from ..queue import list_queue
     from ..render import make_console, plain_lines, queue_table, review_view
