@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, NotFoundError, UsageError
 from .packet import LoadFailure, Packet, load_packet
@@ -316,22 +316,52 @@ def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
     return lint_paths(workspace, paths)
 
 
-# Review and decide, and the agent's side (status, wait, close): see handoff_cli.review.
-from .review import (  # noqa: E402, F401  (re-exported)
-    PacketStatus,
-    Recorded,
-    ReviewView,
-    close,
-    decide,
-    return_packet,
-    review,
-    status,
-    wait,
-)
+# The rest of the public API lives in its own modules and is imported on first use, so that
+# `handoff lint` does not pay for review, routing and stats at start-up.
+_LAZY = {
+    "PacketStatus": "review", "Recorded": "review", "ReviewView": "review", "close": "review",
+    "decide": "review", "return_packet": "review", "review": "review", "status": "review",
+    "wait": "review",
+    "brief_markdown": "brief",
+    "QueueEntry": "queue", "list_queue": "queue",
+    "RouteChange": "routing", "RouteNote": "routing", "RouteReport": "routing",
+    "route_packets": "routing",
+    "DecisionTimes": "stats", "Stats": "stats", "queue_stats": "stats",
+}
 
-# isort: split
-# Routing, the queues, stats and the agent brief: see handoff_cli.routing, .queue, .stats, .brief.
-from .brief import brief_markdown  # noqa: E402, F401  (re-exported)
-from .queue import QueueEntry, list_queue  # noqa: E402, F401
-from .routing import RouteChange, RouteNote, RouteReport, route_packets  # noqa: E402, F401
-from .stats import DecisionTimes, Stats, queue_stats  # noqa: E402, F401
+if TYPE_CHECKING:
+    from .brief import brief_markdown
+    from .queue import QueueEntry, list_queue
+    from .review import (
+        PacketStatus,
+        Recorded,
+        ReviewView,
+        close,
+        decide,
+        return_packet,
+        review,
+        status,
+        wait,
+    )
+    from .routing import RouteChange, RouteNote, RouteReport, route_packets
+    from .stats import DecisionTimes, Stats, queue_stats
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry", "Recorded",
+    "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "brief_markdown", "close",
+    "create_packet", "decide", "find_packet_file", "get_packet", "init_workspace", "lint",
+    "list_queue", "queue_stats", "resolve_identity", "resolve_packet_path", "return_packet",
+    "review", "route_packets", "status", "wait",
+]
