@@ -18,14 +18,13 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, NotFoundError, UsageError
-from .packet import LoadFailure, Packet, load_packet
+from .packet import RUN_ID, LoadFailure, Packet
 from .timeutil import iso, now_utc
 from .workspace import CONFIG_NAME, PACKET_SUFFIXES, Workspace
 
 PACKAGE_DIR = Path(__file__).parent
 STRING_KEYS = frozenset({"runId", "handoffType", "agentGoal", "triggerReason", "ownerRole",
                          "agentNextActionAfterDecision"})
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _PLACEHOLDER = re.compile(r"\$(?:([_A-Za-z][_A-Za-z0-9]*)|\{([_A-Za-z][_A-Za-z0-9]*)\})")
 # `key: $name` or `- $name` as a whole YAML value (optionally followed by a comment).
 _WHOLE_VALUE = re.compile(
@@ -300,13 +299,9 @@ def resolve_packet_path(workspace: Workspace, ref: str) -> Path:
 
 def get_packet(workspace: Workspace, ref: str) -> Packet:
     """Load a packet by path or runId; a file that does not load is a PacketError."""
-    from .errors import PacketError
+    from .review import load
 
-    path = resolve_packet_path(workspace, ref)
-    try:
-        return load_packet(path, workspace.settings.max_file_bytes)
-    except LoadFailure as failure:
-        raise PacketError(f"{failure.code} {failure.message}", path, failure.line) from None
+    return load(workspace, ref)
 
 
 def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:

@@ -19,6 +19,8 @@ FRONTMATTER_ENDS = ("---", "...")
 MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome",
                           "escalatedTo"})
 STATUSES = ("open", "decided", "returned", "withdrawn", "closed")
+# A runId names its file, so it is a safe file name (the packet schema says the same).
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_NODES = 100_000
 
 

@@ -20,6 +20,8 @@ from .workspace import Workspace, resolve_inside
 DECIDABLE = frozenset({"open"})
 CLOSABLE = frozenset({"decided", "returned"})
 SETTLED = frozenset({"decided", "returned", "withdrawn", "closed"})
+
+
 @dataclass(frozen=True)
 class EvidenceRow:
     """One evidence entry as the reviewer sees it; `problem` says why it cannot be opened."""

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import glob
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +18,14 @@ from pathlib import Path
 from .errors import ConflictError, HandoffError
 
 TEMP_PREFIX = ".handoff-write-"
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 def lock_key(run_id: str | None, path: Path) -> str:
     """The name a packet is locked and staged under: its runId when that is a safe file name,
     else its file name (so a hostile runId never names a path)."""
-    return run_id if run_id and _SAFE_KEY.match(run_id) else path.stem
+    from .packet import RUN_ID
+
+    return run_id if run_id and RUN_ID.match(run_id) else path.stem
 
 
 def staging_dir(state_dir: Path) -> Path:

@@ -62,3 +62,10 @@ def test_every_rule_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for rule in RULES:
         assert f"| {rule.code} | {rule.name} |" in readme, rule.code
+
+
+def test_run_id_rule_is_the_schema_pattern() -> None:
+    from handoff_cli.packet import RUN_ID
+    from handoff_cli.schema import load_schema
+
+    assert load_schema("packet")["properties"]["runId"]["pattern"] == RUN_ID.pattern
