@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml  # every command that loads a packet needs it; --help and --version do not
+
 FRONTMATTER_FENCE = "---"
 FRONTMATTER_ENDS = ("---", "...")
 # Keys written by the tool; everything else is the content a reviewer sees.
@@ -184,15 +186,32 @@ def parse_markdown(path: Path, text: str) -> Packet:
                   yaml_offset=yaml_start, yaml_line=yaml_line, yaml_end=yaml_end)
 
 
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class DuplicateKey(yaml.constructor.ConstructorError):
+    """A YAML mapping repeats a key."""
+
+    def __init__(self, problem: str, mark: Any) -> None:
+        super().__init__(None, None, problem, mark)
+
+
 @lru_cache(maxsize=1)
 def packet_loader() -> Any:
-    """A safe YAML loader class that keeps timestamps as the strings they were written as."""
-    import yaml
-
+    """A safe YAML loader that keeps timestamps as the strings they were written as and refuses
+    duplicate keys (a reviewer reading the file sees the first; YAML would keep the last)."""
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class PacketLoader(base):  # type: ignore[valid-type,misc]
-        pass
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[str] = set()
+            for key_node, _ in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != MERGE_TAG:
+                    if key_node.value in seen:
+                        raise DuplicateKey(f"duplicate key '{key_node.value}'",
+                                           key_node.start_mark)
+                    seen.add(key_node.value)
+            return super().construct_mapping(node, deep=deep)
 
     PacketLoader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
@@ -203,13 +222,13 @@ def packet_loader() -> Any:
 
 def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
     """safe-load frontmatter YAML into a mapping; every failure becomes a LoadFailure."""
-    import yaml
-
     try:
         data = yaml.load(yaml_text, Loader=packet_loader())
     except yaml.constructor.ConstructorError as exc:
         line, column = _mark_position(exc, line_offset)
         problem = exc.problem or "cannot construct value"
+        if isinstance(exc, DuplicateKey):
+            raise LoadFailure("H108", f"YAML error: {problem}", line, column) from None
         tag = re.search(r"tag '([^']*)'", problem)
         if tag is None:  # e.g. a list or mapping used as a key
             raise LoadFailure("H110", f"YAML error: {problem}", line, column) from None

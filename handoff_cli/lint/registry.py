@@ -28,7 +28,7 @@ RULES: tuple[Rule, ...] = (
     Rule("H105", "empty-file", "error", "The file is empty or only whitespace."),
     Rule("H106", "frontmatter-missing", "error", "A Markdown packet does not start with a '---' frontmatter line."),
     Rule("H107", "frontmatter-unterminated", "error", "The frontmatter has no closing '---' line."),
-    Rule("H108", "yaml-syntax", "error", "The frontmatter is not valid YAML."),
+    Rule("H108", "yaml-syntax", "error", "The frontmatter is not valid YAML (or repeats a key)."),
     Rule("H109", "json-syntax", "error", "A JSON packet is not valid JSON (or repeats a key)."),
     Rule("H110", "not-a-mapping", "error", "The packet is not a mapping of string keys (a list, a scalar, empty)."),
     Rule("H111", "unsafe-yaml-tag", "error", "The YAML uses a tag such as !!python/object; it is refused, never executed."),
