@@ -351,17 +351,6 @@ def plain_lines(console: Console, renderable: Any) -> str:
     return text
 
 
-def json_text(data: object) -> str:
-    """JSON for scripts, readable (UTF-8) yet terminal-safe: C1 controls and bidi characters
-    are written as \\u escapes."""
-    import json
-    import re
-
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
-    return re.sub(r"[\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff\u2028\u2029]",
-                  lambda m: f"\\u{ord(m.group(0)):04x}", text)
-
-
 def route_table(report: RouteReport) -> Any:
     """What `route` changed (or would change): runId, field, from, to, why."""
     from rich.table import Table

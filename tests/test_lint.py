@@ -233,3 +233,12 @@ def test_broken_runbook_is_exit_2_with_file_and_line(run: Any, root: Path) -> No
     result = run("lint")
     assert result.exit_code == 2
     assert "runbooks/default.yaml:" in result.stderr and "nobody" in result.stderr
+
+
+def test_json_output_escapes_c1_and_bidi_controls(run: Any, root: Path) -> None:
+    text = SEED_MD.replace("label: offer credit", 'label: "offer\\x9b2J \\u202ecredit"')
+    write_packet(root, f"{SEED_NAME}.md", text)
+    result = run("lint", "--format", "json")
+    assert "\x9b" not in result.stdout and "\u202e" not in result.stdout
+    [finding] = json.loads(result.stdout)
+    assert "offer\x9b2J \u202ecredit" in finding["message"]  # the data survives, escaped

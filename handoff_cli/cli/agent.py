@@ -16,10 +16,10 @@ def status(
     run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
 ) -> None:
     """Print the status, decision, chosen option (label and risk) and next action as JSON."""
-    from ..render import json_text
     from ..review import status as packet_status
+    from ..textsafe import safe_json
 
-    typer.echo(json_text(packet_status(current_workspace(ctx), run_id).as_dict()))
+    typer.echo(safe_json(packet_status(current_workspace(ctx), run_id).as_dict()))
 
 
 @app.command()
@@ -31,10 +31,10 @@ def wait(
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
 ) -> None:
     """Block until the packet is decided or returned, then print its status as JSON."""
-    from ..render import json_text
     from ..review import wait as wait_for
+    from ..textsafe import safe_json
 
-    typer.echo(json_text(wait_for(current_workspace(ctx), run_id, timeout).as_dict()))
+    typer.echo(safe_json(wait_for(current_workspace(ctx), run_id, timeout).as_dict()))
 
 
 @app.command()

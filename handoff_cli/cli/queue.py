@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
+from ..textsafe import safe_json
 from .app import app, check_choice, current_workspace
 
 
@@ -44,7 +43,7 @@ def list_command(
     entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
                          overdue=overdue, exceptions=exceptions)
     if fmt == "json":
-        typer.echo(json.dumps([e.as_dict() for e in entries], indent=2, ensure_ascii=False))
+        typer.echo(safe_json([e.as_dict() for e in entries]))
         return
     title = "Exception queue" if exceptions else "Review queue"
     console = make_console()

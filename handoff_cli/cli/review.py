@@ -36,13 +36,14 @@ def show(
 ) -> None:
     """The review view: status and due time, goal and trigger, evidence, options with risk,
     owner, next action, body and history."""
-    from ..render import json_text, review_markdown
+    from ..render import review_markdown
     from ..review import review
+    from ..textsafe import safe_json
 
     check_choice(fmt, FORMATS, "--format")
     view = review(current_workspace(ctx), packet)
     if fmt == "json":
-        typer.echo(json_text(view.as_dict()))
+        typer.echo(safe_json(view.as_dict()))
     elif fmt == "markdown":
         typer.echo(review_markdown(view), nl=False)
     else:

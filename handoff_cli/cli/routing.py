@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
+from ..textsafe import safe_json
 from .app import app, check_choice, current_workspace
 
 
@@ -33,7 +33,7 @@ def route_command(
     report = route_packets(workspace, given, escalate=escalate, dry_run=dry_run,
                            actor=resolve_identity(as_) or "handoff route")
     if fmt == "json":
-        typer.echo(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        typer.echo(safe_json(report.as_dict()))
     elif report.changes:
         make_console().print(route_table(report))
     else:
@@ -68,7 +68,7 @@ def stats_command(
     check_choice(fmt, ("table", "json"), "--format")
     stats = queue_stats(current_workspace(ctx))
     if fmt == "json":
-        typer.echo(json.dumps(stats.as_dict(), indent=2, ensure_ascii=False))
+        typer.echo(safe_json(stats.as_dict()))
     else:
         make_console().print(stats_view(stats))
     for warning in stats.warnings:

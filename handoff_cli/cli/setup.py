@@ -41,15 +41,14 @@ def rules(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
     """List every lint rule: id, name, default severity and what it catches."""
-    import json
-
     from ..lint.registry import RULES
+    from ..textsafe import safe_json
     from .app import check_choice
 
     check_choice(fmt, ("text", "json"), "--format")
     if fmt == "json":
-        typer.echo(json.dumps([{"id": r.code, "name": r.name, "severity": r.severity,
-                                "summary": r.summary} for r in RULES], indent=2))
+        typer.echo(safe_json([{"id": r.code, "name": r.name, "severity": r.severity,
+                               "summary": r.summary} for r in RULES]))
         return
     for rule in RULES:
         typer.echo(f"{rule.code}  {rule.name:<26} {rule.severity:<8} {rule.summary}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from .. import __version__
-from ..textsafe import safe_text
+from ..textsafe import safe_json, safe_text
 from .engine import Finding
 from .registry import RULES, RULES_BY_CODE
 
@@ -16,9 +15,9 @@ FORMATS = ("text", "json", "github", "sarif")
 def format_findings(findings: Sequence[Finding], fmt: str) -> str:
     """Render findings in one of FORMATS; the result ends with a newline unless empty."""
     if fmt == "json":
-        return json.dumps([f.as_dict() for f in findings], indent=2, ensure_ascii=False) + "\n"
+        return safe_json([f.as_dict() for f in findings]) + "\n"
     if fmt == "sarif":
-        return json.dumps(sarif(findings), indent=2, ensure_ascii=False) + "\n"
+        return safe_json(sarif(findings)) + "\n"
     if fmt == "github":
         return "".join(github_line(f) + "\n" for f in findings)
     return "".join(text_line(f) + "\n" for f in findings)
