@@ -17,9 +17,16 @@ from ..workspace import Workspace, find_workspace
 EXIT_INTERNAL = 70
 
 
+def notice(message: str) -> None:
+    """One line to stderr, prefixed 'handoff: ', with any agent text in it made terminal-safe."""
+    from ..textsafe import safe_text
+
+    typer.echo(f"handoff: {safe_text(message)}", err=True)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one error line to stderr and exit with `code`."""
-    typer.echo(f"handoff: error: {message}", err=True)
+    notice(f"error: {message}")
     raise typer.Exit(code)
 
 
@@ -39,9 +46,7 @@ class HandoffGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except HandoffError as exc:
-            from ..textsafe import safe_text
-
-            fail(safe_text(str(exc)), exc.exit_code)
+            fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except BrokenPipeError:

@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from ..errors import UsageError
-from .app import app, current_workspace
+from .app import app, current_workspace, notice
 
 
 def read_json_input(source: str) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def new(
     )
     made = create_packet(workspace, handoff_type, given, identity=resolve_identity(as_), fmt=fmt)
     for warning in made.warnings:
-        typer.echo(f"handoff: warning: {warning}", err=True)
+        notice(f"warning: {warning}")
     typer.echo(workspace.relative(made.path))
     _report_findings(workspace, made.path)
 
@@ -82,7 +82,7 @@ def _report_findings(workspace: Any, path: Path) -> None:
     for finding in findings:
         typer.echo(text_line(finding), err=True)
     if findings:
-        typer.echo(f"handoff: {len(findings)} finding(s) to fix before review; "
-                   f"check again with: handoff lint {workspace.relative(path)}", err=True)
+        notice(f"{len(findings)} finding(s) to fix before review; "
+               f"check again with: handoff lint {workspace.relative(path)}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..textsafe import safe_json
-from .app import app, check_choice, current_workspace
+from .app import app, check_choice, current_workspace, notice
 
 
 @app.command("list")
@@ -37,8 +37,7 @@ def list_command(
             raise UsageError("--mine needs an identity: --as, HANDOFF_USER or git user.email")
         roles = workspace.runbook.roles_of(identity)
         if not roles:
-            typer.echo(f"handoff: note: {identity} is a member of no role in the runbook",
-                       err=True)
+            notice(f"note: {identity} is a member of no role in the runbook")
         owners = [*(owners or []), *roles]
     entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
                          overdue=overdue, exceptions=exceptions)

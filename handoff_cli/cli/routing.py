@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from ..textsafe import safe_json
-from .app import app, check_choice, current_workspace
+from .app import app, check_choice, current_workspace, notice
 
 
 @app.command("route")
@@ -39,7 +39,7 @@ def route_command(
     else:
         typer.echo("Nothing to route: every packet matches the runbook.")
     for note in report.notes:
-        typer.echo(f"handoff: {note.path}: {note.message}", err=True)
+        notice(f"{note.path}: {note.message}")
 
 
 @app.command("brief")
@@ -72,4 +72,4 @@ def stats_command(
     else:
         make_console().print(stats_view(stats))
     for warning in stats.warnings:
-        typer.echo(f"handoff: warning: {warning}", err=True)
+        notice(f"warning: {warning}")

@@ -125,3 +125,11 @@ def test_new_generates_a_run_id(run: Any, root: Path) -> None:
     assert name.startswith("packets/external-sending-") and name.endswith(".md")
     data = yaml.safe_load((root / name).read_text().split("---")[1])
     assert data["ownerRole"] == "business-owner"
+
+
+def test_warnings_cannot_inject_terminal_escapes(run: Any, root: Path) -> None:
+    result = run("new", "data_conflict", "--set", "runId=dc-esc",
+                 "--set", "ownerRole=\x1b]0;pwned\x07evil")
+    assert result.exit_code == 0
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "\\x1b]0;pwned" in result.stderr
