@@ -114,8 +114,8 @@ def _edit_markdown(text: str, updates: Mapping[str, object], removed: list[str])
     try:
         return _edit_markdown_once(parts, updates, removed, keep_blanks=True)
     except EditError:
-        # A removed `|+` block owns the blank lines after it; left behind, they can join a
-        # `|+` block above. Try once more removing them with it (the check still guards).
+        # Blank lines left where an entry was removed join a `|+` block above it (and a removed
+        # `|+` block owns them anyway). Try once more removing them too (the check still guards).
         return _edit_markdown_once(parts, updates, removed, keep_blanks=False)
 
 
@@ -135,7 +135,9 @@ def _edit_markdown_once(
     for name in removed:
         if name in located:
             span = spans[(name,)]
-            end = _line_end(source, span.end, True) if keep_blanks else _removal_end(source, span)
+            end = _line_end(source, span.end, True)
+            if not keep_blanks:
+                end = _after_blank_lines(source, end)
             edits.append((_line_start(source, span.start), end, ""))
     appended: list[str] = []
     for name, value in updates.items():
@@ -161,17 +163,13 @@ def _edit_markdown_once(
     return parts.head + new_yaml + parts.tail
 
 
-def _removal_end(source: str, span: Span) -> int:
-    """Where a removed entry ends: its last line, plus the blank lines that a keep-chomping
-    block scalar (`|+`, `>+`) owns, which would otherwise join the value above it."""
-    end = _line_end(source, span.end, True)
-    header = source[span.value_start : _line_end(source, span.value_start, False)]
-    if header[:1] in ("|", ">") and "+" in header.split("#")[0]:
-        while end < len(source):
-            next_end = _line_end(source, end, True)
-            if source[end:next_end].strip():
-                break
-            end = next_end
+def _after_blank_lines(source: str, end: int) -> int:
+    """The offset past the blank lines that start at `end`."""
+    while end < len(source):
+        next_end = _line_end(source, end, True)
+        if source[end:next_end].strip():
+            break
+        end = next_end
     return end
 
 
