@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -60,8 +62,7 @@ class Packet:
 
     @property
     def status(self) -> str:
-        value = self.data.get("status")
-        return value if isinstance(value, str) else "open"
+        return status_of(self.data)
 
     @property
     def body_line(self) -> int:
@@ -299,6 +300,20 @@ def content_digest(packet: Packet) -> str:
     payload = json.dumps({"packet": content, "body": body}, sort_keys=True, ensure_ascii=False,
                          separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def status_of(data: Mapping[str, Any]) -> str:
+    """A packet's status; a packet that does not say is open."""
+    value = data.get("status")
+    return value if isinstance(value, str) else "open"
+
+
+def is_overdue(data: Mapping[str, Any], now: datetime) -> bool:
+    """An open packet past its dueBy."""
+    from .timeutil import parse_iso
+
+    due = parse_iso(data.get("dueBy"))
+    return status_of(data) == "open" and due is not None and due < now
 
 
 def evidence_entries(data: dict[str, Any]) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import UsageError
-from .packet import STATUSES, LoadFailure, load_packet
+from .packet import STATUSES, LoadFailure, is_overdue, load_packet
 from .timeutil import now_utc, parse_iso
 from .workspace import Workspace, packet_files
 
@@ -59,13 +59,11 @@ def entry_for(workspace: Workspace, path: Path, now: datetime) -> QueueEntry:
         value = data.get(key)
         return value if isinstance(value, str) else default
 
-    status = packet.status
-    due = parse_iso(data.get("dueBy"))
-    overdue = bool(due is not None and due < now and status == "open")
     return QueueEntry(
         run_id=packet.run_id or path.stem, handoff_type=text("handoffType", "?"),
-        owner_role=text("ownerRole", "?"), status=status, created_at=text("createdAt") or None,
-        due_by=text("dueBy") or None, overdue=overdue, trigger=text("triggerReason"), path=shown,
+        owner_role=text("ownerRole", "?"), status=packet.status,
+        created_at=text("createdAt") or None, due_by=text("dueBy") or None,
+        overdue=is_overdue(data, now), trigger=text("triggerReason"), path=shown,
         escalated_to=text("escalatedTo") or None,
     )
 

@@ -13,8 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConflictError, HandoffError, NotAllowedError, PacketError, UsageError
-from .packet import LoadFailure, Packet, content_digest, evidence_entries, load_packet
-from .timeutil import iso, now_utc, parse_iso
+from .packet import (
+    LoadFailure,
+    Packet,
+    content_digest,
+    evidence_entries,
+    is_overdue,
+    load_packet,
+)
+from .timeutil import iso, now_utc
 from .workspace import Workspace, resolve_inside
 
 DECIDABLE = frozenset({"open"})
@@ -197,7 +204,6 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -
     owner = _text(data, "ownerRole")
     role = runbook.roles.get(owner)
     handoff_type = runbook.types.get(type_name)
-    due = parse_iso(data.get("dueBy"))
     history = data.get("history")
     decision = data.get("decision")
     outcome = data.get("outcome")
@@ -206,7 +212,7 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -
         run_id=packet.run_id or packet.path.stem, status=packet.status,
         handoff_type=type_name, category=handoff_type.category if handoff_type else None,
         created_at=_text(data, "createdAt") or None, due_by=_text(data, "dueBy") or None,
-        overdue=bool(due and due < (now or now_utc()) and packet.status == "open"),
+        overdue=is_overdue(data, now or now_utc()),
         goal=_text(data, "agentGoal"), trigger=_text(data, "triggerReason"),
         evidence=evidence_rows(workspace, data), options=option_rows(data),
         owner_role=owner, members=role.members if role else (),

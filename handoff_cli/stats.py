@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from .packet import LoadFailure, load_packet
+from .packet import LoadFailure, is_overdue, load_packet, status_of
 from .timeutil import now_utc, parse_iso
 from .workspace import Workspace, packet_files
 
@@ -83,7 +83,7 @@ def stats_for(packets: Iterable[Mapping[str, Any]], *, now: datetime, invalid: i
               exceptions: int = 0, repeat_threshold: int = REPEAT_THRESHOLD) -> Stats:
     """Stats for packet data already loaded."""
     packets = list(packets)
-    by_status = Counter(_status(p) for p in packets)
+    by_status = Counter(status_of(p) for p in packets)
     by_type = Counter(_text(p, "handoffType") for p in packets)
     by_owner = Counter(_text(p, "ownerRole") for p in packets)
     overdue = sum(1 for p in packets if is_overdue(p, now))
@@ -107,15 +107,9 @@ def stats_for(packets: Iterable[Mapping[str, Any]], *, now: datetime, invalid: i
     )
 
 
-def is_overdue(packet: Mapping[str, Any], now: datetime) -> bool:
-    """An open packet past its dueBy."""
-    due = parse_iso(packet.get("dueBy"))
-    return _status(packet) == "open" and due is not None and due < now
-
-
 def time_to_decision(packet: Mapping[str, Any]) -> timedelta | None:
     """createdAt to the decision's `at` (or the history's last decided event); None if undecided."""
-    if _status(packet) not in DECIDED:
+    if status_of(packet) not in DECIDED:
         return None
     history = _events(packet)
     created = parse_iso(packet.get("createdAt"))
@@ -138,7 +132,7 @@ def missing_fields(packet: Mapping[str, Any]) -> list[str]:
     for event in _events(packet):
         if event.get("event") == "returned":
             fields.extend(_strings(event.get("missing")))
-    if not fields and _status(packet) == "returned":
+    if not fields and status_of(packet) == "returned":
         decision = packet.get("decision")
         if isinstance(decision, Mapping):
             fields.extend(_strings(decision.get("missing")))
@@ -177,11 +171,6 @@ def _strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [v for v in value if isinstance(v, str)]
     return []
-
-
-def _status(packet: Mapping[str, Any]) -> str:
-    value = packet.get("status")
-    return value if isinstance(value, str) else "open"
 
 
 def _text(packet: Mapping[str, Any], key: str) -> str:
