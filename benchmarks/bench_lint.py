@@ -1,4 +1,4 @@
-"""Lint speed: one file (the pre-commit case) and a large queue (the CI case).
+"""Lint speed: one file (the pre-commit case) and a large queue (the CI case); list speed.
 
 Usage: python benchmarks/bench_lint.py [--files 10000] [--repeat 5] [--compare]
 Builds a workspace in a temporary folder with `handoff init`, writes N valid packets (half .md,
@@ -74,11 +74,13 @@ def main() -> None:
         build(root, args.files)
         one = timed([handoff, "lint", "packets/refund-000000.md"], root, args.repeat)
         many = timed([handoff, "lint", "--quiet"], root, max(1, args.repeat // 2))
+        listing = timed([handoff, "list", "--format", "json"], root, max(1, args.repeat // 2))
         startup = timed([sys.executable, "-c", "import handoff_cli.cli"], root, args.repeat)
         print(f"import handoff_cli.cli        {startup * 1000:8.1f} ms")
         print(f"lint 1 file                   {one * 1000:8.1f} ms")
         print(f"lint {args.files} files            {many:8.2f} s  "
               f"({many / args.files * 1e6:.0f} us/file)")
+        print(f"list {args.files} packets (json)   {listing:8.2f} s")
         checker = shutil.which("check-jsonschema") or (
             str(BIN / "check-jsonschema") if (BIN / "check-jsonschema").exists() else None)
         if args.compare and checker:

@@ -87,6 +87,10 @@ class Workspace:
 
     def relative(self, path: Path) -> str:
         """A path as the user should see it: relative to the workspace when inside it."""
+        try:  # the common case, a path built from the root: no filesystem calls
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            pass
         try:
             return path.resolve().relative_to(self.real_root).as_posix()
         except ValueError:
