@@ -17,10 +17,15 @@ from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, NotFoundError, UsageError
+from .errors import ConfigError, UsageError
 from .packet import RUN_ID, LoadFailure, Packet
 from .timeutil import iso, now_utc
-from .workspace import CONFIG_NAME, PACKET_SUFFIXES, Workspace
+from .workspace import (
+    CONFIG_NAME,
+    Workspace,
+    find_packet_file,
+    resolve_packet_path,
+)
 
 PACKAGE_DIR = Path(__file__).parent
 STRING_KEYS = frozenset({"runId", "handoffType", "agentGoal", "triggerReason", "ownerRole",
@@ -273,30 +278,6 @@ def fill_placeholders(template: str, fills: Mapping[str, Any], data: Mapping[str
     return head + Template(template[body_start:]).safe_substitute(scalars)
 
 
-def find_packet_file(workspace: Workspace, run_id: str) -> Path | None:
-    """The file of a runId in the review or exception queue, if any."""
-    if not RUN_ID.match(run_id):
-        return None
-    for folder in (workspace.packets_dir, workspace.exceptions_dir):
-        for suffix in PACKET_SUFFIXES:
-            candidate = folder / f"{run_id}{suffix}"
-            if candidate.is_file():
-                return candidate
-    return None
-
-
-def resolve_packet_path(workspace: Workspace, ref: str) -> Path:
-    """PACKET as a path or a runId."""
-    as_path = Path(ref)
-    if as_path.suffix in PACKET_SUFFIXES and as_path.is_file():
-        return as_path
-    found = find_packet_file(workspace, ref)
-    if found is None:
-        raise NotFoundError(f"no packet '{ref}' (neither a file nor a runId in "
-                            f"{workspace.settings.packets}/ or {workspace.settings.exceptions}/)")
-    return found
-
-
 def get_packet(workspace: Workspace, ref: str) -> Packet:
     """Load a packet by path or runId; a file that does not load is a PacketError."""
     from .review import load
@@ -314,9 +295,10 @@ def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
 # The rest of the public API lives in its own modules and is imported on first use, so that
 # `handoff lint` does not pay for review, routing and stats at start-up.
 _LAZY = {
-    "PacketStatus": "review", "Recorded": "review", "ReviewView": "review", "close": "review",
-    "decide": "review", "return_packet": "review", "review": "review", "status": "review",
-    "wait": "review",
+    "ReviewView": "review", "review": "review",
+    "Recorded": "decisions", "close": "decisions", "decide": "decisions",
+    "return_packet": "decisions",
+    "PacketStatus": "agent", "status": "agent", "wait": "agent",
     "brief_markdown": "brief",
     "QueueEntry": "queue", "list_queue": "queue",
     "RouteChange": "routing", "RouteNote": "routing", "RouteReport": "routing",
@@ -325,19 +307,11 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from .agent import PacketStatus, status, wait
     from .brief import brief_markdown
+    from .decisions import Recorded, close, decide, return_packet
     from .queue import QueueEntry, list_queue
-    from .review import (
-        PacketStatus,
-        Recorded,
-        ReviewView,
-        close,
-        decide,
-        return_packet,
-        review,
-        status,
-        wait,
-    )
+    from .review import ReviewView, review
     from .routing import RouteChange, RouteNote, RouteReport, route_packets
     from .stats import DecisionTimes, Stats, queue_stats
 

@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
     from .runbook import Runbook
@@ -226,4 +226,30 @@ def packet_files(folder: Path) -> list[Path]:
             if name.endswith(PACKET_SUFFIXES) and not name.startswith("."):
                 found.append(Path(dirpath) / name)
     found.sort()
+    return found
+
+
+def find_packet_file(workspace: Workspace, run_id: str) -> Path | None:
+    """The file of a runId in the review or exception queue, if any."""
+    from .packet import RUN_ID
+
+    if not RUN_ID.match(run_id):
+        return None
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        for suffix in PACKET_SUFFIXES:
+            candidate = folder / f"{run_id}{suffix}"
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def resolve_packet_path(workspace: Workspace, ref: str) -> Path:
+    """PACKET as a path or a runId."""
+    as_path = Path(ref)
+    if as_path.suffix in PACKET_SUFFIXES and as_path.is_file():
+        return as_path
+    found = find_packet_file(workspace, ref)
+    if found is None:
+        raise NotFoundError(f"no packet '{ref}' (neither a file nor a runId in "
+                            f"{workspace.settings.packets}/ or {workspace.settings.exceptions}/)")
     return found

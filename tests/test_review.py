@@ -11,7 +11,7 @@ from conftest import SEED_MD, seed_json, write_packet
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from handoff_cli import review, store
+from handoff_cli import agent, decisions, review, store
 from handoff_cli.api import lint
 from handoff_cli.errors import (
     ConflictError,
@@ -102,7 +102,7 @@ def test_decide_preserves_every_byte_of_a_hand_written_packet(workspace: Workspa
                                                               root: Path) -> None:
     path = seed(root, HAND_WRITTEN)
     digest = content_digest(load_packet(path))
-    review.decide(workspace, RUN, "offer credit", "credit of 200 EUR", MARIA,
+    decisions.decide(workspace, RUN, "offer credit", "credit of 200 EUR", MARIA,
                   seen_digest=digest, now=at("2026-05-24T16:00:00Z"))
     assert path.read_bytes().decode() == HAND_WRITTEN_DECIDED.replace("DIGEST", digest)
 
@@ -111,7 +111,7 @@ def test_decided_packet_lints_clean_and_an_edit_afterwards_is_h703(workspace: Wo
                                                                    root: Path) -> None:
     path = seed(root, HAND_WRITTEN)
     assert errors_of(workspace, path) == []
-    review.decide(workspace, RUN, "approve refund", None, MARIA)
+    decisions.decide(workspace, RUN, "approve refund", None, MARIA)
     assert errors_of(workspace, path) == []
     path.write_text(path.read_text().replace("1,240.00 EUR", "12,400.00 EUR"))
     assert errors_of(workspace, path) == ["H703"]
@@ -120,7 +120,7 @@ def test_decided_packet_lints_clean_and_an_edit_afterwards_is_h703(workspace: Wo
 def test_decision_by_a_non_member_written_by_hand_is_h702(workspace: Workspace,
                                                           root: Path) -> None:
     path = seed(root)
-    review.decide(workspace, RUN, "approve refund", None, MARIA)
+    decisions.decide(workspace, RUN, "approve refund", None, MARIA)
     path.write_text(path.read_text().replace(f"by: {MARIA}", "by: mallory@example.com", 1))
     assert "H702" in errors_of(workspace, path)
 
@@ -128,7 +128,7 @@ def test_decision_by_a_non_member_written_by_hand_is_h702(workspace: Workspace,
 def test_decide_json_packet_keeps_its_layout(workspace: Workspace, root: Path) -> None:
     path = seed(root, seed_json(), f"{RUN}.json")
     before = path.read_text()
-    review.decide(workspace, RUN, "2", "ok", MARIA)
+    decisions.decide(workspace, RUN, "2", "ok", MARIA)
     after = path.read_text()
     assert after.startswith(before.rstrip().removesuffix("}").rstrip())
     data = load_packet(path).data
@@ -140,7 +140,7 @@ def test_decide_json_packet_keeps_its_layout(workspace: Workspace, root: Path) -
 @pytest.mark.parametrize("choice", ["offer credit", "OFFER CREDIT", " 2 "])
 def test_option_by_label_case_or_number(workspace: Workspace, root: Path, choice: str) -> None:
     seed(root)
-    done = review.decide(workspace, RUN, choice, None, MARIA)
+    done = decisions.decide(workspace, RUN, choice, None, MARIA)
     assert done.event["option"] == "offer credit"
 
 
@@ -148,16 +148,16 @@ def test_unknown_option_is_a_usage_error_and_writes_nothing(workspace: Workspace
                                                             root: Path) -> None:
     path = seed(root)
     with pytest.raises(UsageError, match="not one of the packet's options"):
-        review.decide(workspace, RUN, "refund twice", None, MARIA)
+        decisions.decide(workspace, RUN, "refund twice", None, MARIA)
     assert path.read_text() == SEED_MD
 
 
 def test_second_decision_is_a_conflict(workspace: Workspace, root: Path) -> None:
     path = seed(root)
-    review.decide(workspace, RUN, "1", None, MARIA)
+    decisions.decide(workspace, RUN, "1", None, MARIA)
     decided = path.read_bytes()
     with pytest.raises(ConflictError, match="already decided by maria"):
-        review.decide(workspace, RUN, "2", None, "sam.okafor@example.com")
+        decisions.decide(workspace, RUN, "2", None, "sam.okafor@example.com")
     assert path.read_bytes() == decided
 
 
@@ -166,7 +166,7 @@ def test_changed_while_deciding_is_a_conflict(workspace: Workspace, root: Path) 
     seen = review.review(workspace, RUN).digest
     path.write_text(SEED_MD.replace("1,240.00", "2,480.00"))
     with pytest.raises(ConflictError, match="changed while deciding"):
-        review.decide(workspace, RUN, "1", None, MARIA, seen_digest=seen)
+        decisions.decide(workspace, RUN, "1", None, MARIA, seen_digest=seen)
     assert "status" not in load_packet(path).data
 
 
@@ -175,22 +175,22 @@ def test_managed_key_changes_do_not_count_as_content_changes(workspace: Workspac
     path = seed(root)
     seen = review.review(workspace, RUN).digest
     path.write_text(SEED_MD.replace("---\nThe", "dueBy: '2026-05-25T00:00:00Z'\n---\nThe"))
-    review.decide(workspace, RUN, "1", None, MARIA, seen_digest=seen)
+    decisions.decide(workspace, RUN, "1", None, MARIA, seen_digest=seen)
 
 
 def test_non_member_is_refused_and_nothing_written(workspace: Workspace, root: Path) -> None:
     path = seed(root)
     with pytest.raises(NotAllowedError, match="not a member of 'customer-success-lead'"):
-        review.decide(workspace, RUN, "1", None, "mallory@example.com")
+        decisions.decide(workspace, RUN, "1", None, "mallory@example.com")
     with pytest.raises(NotAllowedError, match="no identity"):
-        review.decide(workspace, RUN, "1", None, None)
+        decisions.decide(workspace, RUN, "1", None, None)
     assert path.read_text() == SEED_MD
 
 
 def test_unloadable_packet_is_a_packet_error(workspace: Workspace, root: Path) -> None:
     write_packet(root, f"{RUN}.md", "---\nrunId: [unclosed\n---\n")
     with pytest.raises(PacketError, match="H108"):
-        review.decide(workspace, RUN, "1", None, MARIA)
+        decisions.decide(workspace, RUN, "1", None, MARIA)
 
 
 # -- return and close ---------------------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_unloadable_packet_is_a_packet_error(workspace: Workspace, root: Path) -
 
 def test_return_names_what_is_missing(workspace: Workspace, root: Path) -> None:
     path = seed(root)
-    review.return_packet(workspace, RUN, ["orderFile", "shipping proof"], "need proof", MARIA)
+    decisions.return_packet(workspace, RUN, ["orderFile", "shipping proof"], "need proof", MARIA)
     data = load_packet(path).data
     assert data["status"] == "returned"
     assert data["decision"]["option"] is None
@@ -206,22 +206,22 @@ def test_return_names_what_is_missing(workspace: Workspace, root: Path) -> None:
     assert data["history"][-1]["event"] == "returned"
     assert errors_of(workspace, path) == []
     with pytest.raises(UsageError):
-        review.return_packet(workspace, RUN, [" "], None, MARIA)
+        decisions.return_packet(workspace, RUN, [" "], None, MARIA)
 
 
 def test_close_only_after_decided_or_returned(workspace: Workspace, root: Path) -> None:
     path = seed(root)
     with pytest.raises(ConflictError, match="status is 'open'"):
-        review.close(workspace, RUN, "resumed")
-    review.decide(workspace, RUN, "1", None, MARIA)
-    review.close(workspace, RUN, "sent the refund", "agent@example.com")
+        decisions.close(workspace, RUN, "resumed")
+    decisions.decide(workspace, RUN, "1", None, MARIA)
+    decisions.close(workspace, RUN, "sent the refund", "agent@example.com")
     data = load_packet(path).data
     assert data["status"] == "closed"
     assert data["outcome"] == "sent the refund"
     assert [e["event"] for e in data["history"]] == ["decided", "closed"]
     assert errors_of(workspace, path) == []
     with pytest.raises(ConflictError):
-        review.close(workspace, RUN, "again")
+        decisions.close(workspace, RUN, "again")
 
 
 # -- status and wait ----------------------------------------------------------------------------
@@ -230,9 +230,9 @@ def test_close_only_after_decided_or_returned(workspace: Workspace, root: Path) 
 def test_status_gives_the_chosen_option_and_next_action(workspace: Workspace,
                                                         root: Path) -> None:
     seed(root)
-    assert review.status(workspace, RUN).as_dict()["status"] == "open"
-    review.decide(workspace, RUN, "escalate to manager", "over my limit", MARIA)
-    result = review.status(workspace, RUN).as_dict()
+    assert agent.status(workspace, RUN).as_dict()["status"] == "open"
+    decisions.decide(workspace, RUN, "escalate to manager", "over my limit", MARIA)
+    result = agent.status(workspace, RUN).as_dict()
     assert result["option"] == {"label": "escalate to manager", "risk": "slower response"}
     assert result["decision"]["note"] == "over my limit"
     assert result["agentNextActionAfterDecision"].startswith("draft reply")
@@ -260,11 +260,11 @@ def test_wait_times_out_without_busy_looping(workspace: Workspace, root: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     seed(root)
     loads: list[Path] = []
-    real_reload = review.reload
-    monkeypatch.setattr(review, "reload", lambda ws, p: loads.append(p) or real_reload(ws, p))
+    real_reload = agent.reload
+    monkeypatch.setattr(agent, "reload", lambda ws, p: loads.append(p) or real_reload(ws, p))
     fake = FakeTime()
     with pytest.raises(WaitTimeout, match="still 'open'"):
-        review.wait(workspace, RUN, 60, clock=fake.clock, sleep=fake.sleep)
+        agent.wait(workspace, RUN, 60, clock=fake.clock, sleep=fake.sleep)
     assert sum(fake.sleeps) == pytest.approx(60)
     assert len(fake.sleeps) < 50  # backoff, not a busy loop
     assert fake.sleeps[:3] == sorted(fake.sleeps[:3]) and max(fake.sleeps) <= 2.0
@@ -275,7 +275,7 @@ def test_wait_zero_checks_once(workspace: Workspace, root: Path) -> None:
     seed(root)
     fake = FakeTime()
     with pytest.raises(WaitTimeout):
-        review.wait(workspace, RUN, 0, clock=fake.clock, sleep=fake.sleep)
+        agent.wait(workspace, RUN, 0, clock=fake.clock, sleep=fake.sleep)
     assert fake.sleeps == []
 
 
@@ -284,18 +284,18 @@ def test_wait_returns_when_decided(workspace: Workspace, root: Path) -> None:
 
     def decide_on_third(count: int) -> None:
         if count == 3:
-            review.decide(workspace, RUN, "1", None, MARIA)
+            decisions.decide(workspace, RUN, "1", None, MARIA)
 
     fake = FakeTime(decide_on_third)
-    result = review.wait(workspace, RUN, 60, clock=fake.clock, sleep=fake.sleep)
+    result = agent.wait(workspace, RUN, 60, clock=fake.clock, sleep=fake.sleep)
     assert result.status == "decided" and result.option is not None
     assert len(fake.sleeps) == 3
 
 
 def test_wait_returns_when_returned(workspace: Workspace, root: Path) -> None:
     seed(root)
-    review.return_packet(workspace, RUN, ["orderFile"], None, MARIA)
-    result = review.wait(workspace, RUN, 0)
+    decisions.return_packet(workspace, RUN, ["orderFile"], None, MARIA)
+    result = agent.wait(workspace, RUN, 0)
     assert result.status == "returned" and result.missing == ("orderFile",)
 
 
@@ -318,7 +318,7 @@ def test_replace_file_stages_outside_the_packet_folder(workspace: Workspace, roo
 def test_a_hostile_run_id_cannot_place_the_lock_or_temp_file_elsewhere(workspace: Workspace,
                                                                        root: Path) -> None:
     path = seed(root, SEED_MD.replace(f"runId: {RUN}", "runId: ../../../escaped"))
-    review.decide(workspace, RUN, "1", None, MARIA)
+    decisions.decide(workspace, RUN, "1", None, MARIA)
     assert load_packet(path).data["status"] == "decided"
     assert not list(root.parent.rglob("escaped*"))
     assert (workspace.state_dir / "locks" / f"{RUN}.lock").exists()
@@ -424,7 +424,7 @@ def test_decide_preserves_bytes_outside_managed_keys(workspace: Workspace, root:
     except Exception:
         assume(False)
         raise
-    review.decide(workspace, RUN, "reject", "no", MARIA)
+    decisions.decide(workspace, RUN, "reject", "no", MARIA)
     after_text = path.read_bytes().decode()
     after = load_packet(path)
     assert unmanaged_projection(after_text) == unmanaged_projection(text)

@@ -16,7 +16,7 @@ def status(
     run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
 ) -> None:
     """Print the status, decision, chosen option (label and risk) and next action as JSON."""
-    from ..review import status as packet_status
+    from ..agent import status as packet_status
     from ..textsafe import safe_json
 
     typer.echo(safe_json(packet_status(current_workspace(ctx), run_id).as_dict()))
@@ -31,7 +31,7 @@ def wait(
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
 ) -> None:
     """Block until the packet is decided or returned, then print its status as JSON."""
-    from ..review import wait as wait_for
+    from ..agent import wait as wait_for
     from ..textsafe import safe_json
 
     typer.echo(safe_json(wait_for(current_workspace(ctx), run_id, timeout).as_dict()))
@@ -47,7 +47,7 @@ def close(
 ) -> None:
     """Record that the agent resumed after the decision (status 'closed')."""
     from ..api import resolve_identity
-    from ..review import close as close_packet
+    from ..decisions import close as close_packet
     from ..textsafe import safe_text
 
     done = close_packet(current_workspace(ctx), run_id, outcome, resolve_identity(as_))

@@ -99,7 +99,7 @@ def decide(
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""
     from ..api import resolve_identity
-    from ..review import check_can_decide, choose_option, decide, return_packet
+    from ..decisions import check_can_decide, choose_option, decide, return_packet
     from ..textsafe import safe_text
 
     if return_ and option is not None:

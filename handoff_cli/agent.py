@@ -1,0 +1,122 @@
+"""The agent's side of a packet: its status, the decision and the next action, and waiting for
+a decision. Returns frozen dataclasses or raises HandoffError.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import HandoffError, PacketError
+from .packet import Packet
+from .review import SETTLED, OptionRow, _text, load, option_rows, reload
+from .workspace import Workspace, resolve_packet_path
+
+
+@dataclass(frozen=True)
+class PacketStatus:
+    """The agent's view of a packet: its status, the decision and what to do next."""
+
+    run_id: str
+    path: str
+    status: str
+    decision: Mapping[str, Any] | None
+    option: OptionRow | None
+    next_action: str
+    missing: tuple[str, ...]
+    outcome: str | None
+
+    @property
+    def settled(self) -> bool:
+        """Decided, returned, withdrawn or closed: the agent may stop waiting."""
+        return self.status in SETTLED
+
+    def as_dict(self) -> dict[str, Any]:
+        option = None if self.option is None else {"label": self.option.label,
+                                                     "risk": self.option.risk}
+        return {"runId": self.run_id, "path": self.path, "status": self.status,
+                "decision": dict(self.decision) if self.decision is not None else None,
+                "option": option, "missing": list(self.missing),
+                "agentNextActionAfterDecision": self.next_action, "outcome": self.outcome}
+
+
+
+def status_of(workspace: Workspace, packet: Packet) -> PacketStatus:
+    """The agent's view of a loaded packet."""
+    data = packet.data
+    decision = data.get("decision")
+    decision = decision if isinstance(decision, dict) else None
+    chosen = None
+    missing: tuple[str, ...] = ()
+    if decision is not None:
+        label = decision.get("option")
+        chosen = next((o for o in option_rows(data) if o.label == label), None)
+        if isinstance(decision.get("missing"), list):
+            missing = tuple(str(m) for m in decision["missing"])
+    outcome = data.get("outcome")
+    return PacketStatus(
+        run_id=packet.run_id or packet.path.stem, path=workspace.relative(packet.path),
+        status=packet.status, decision=decision, option=chosen,
+        next_action=_text(data, "agentNextActionAfterDecision"), missing=missing,
+        outcome=outcome if isinstance(outcome, str) else None,
+    )
+
+
+def status(workspace: Workspace, ref: str | Path) -> PacketStatus:
+    """The status, decision, chosen option and next action of a packet."""
+    return status_of(workspace, load(workspace, ref))
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
+         clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep,
+         interval: float = 0.1, max_interval: float = 2.0) -> PacketStatus:
+    """Block until the packet is settled (decided, returned, withdrawn or closed).
+
+    Polls the file's mtime, size and inode, reloading only when they change, with a backoff
+    from `interval` to `max_interval`. timeout None waits forever; 0 checks once.
+    Raises WaitTimeout.
+    """
+    from .errors import WaitTimeout
+
+    path = resolve_packet_path(workspace, str(ref))
+    deadline = None if timeout is None else clock() + max(timeout, 0.0)
+    seen: tuple[int, int, int] | None = None
+    delay = interval
+    while True:
+        signature = _signature(path)
+        if signature is not None and signature != seen:
+            seen = signature
+            try:
+                current = status_of(workspace, reload(workspace, path))
+            except PacketError:
+                current = None  # mid-edit by hand; look again when it changes
+            if current is not None and current.settled:
+                return current
+            delay = interval
+        remaining = None if deadline is None else deadline - clock()
+        if remaining is not None and remaining <= 0:
+            raise WaitTimeout(f"no decision after {timeout:g}s; status is still "
+                              f"'{current_status(workspace, path)}'", workspace.relative(path))
+        step = delay if remaining is None else min(delay, remaining)
+        sleep(step)
+        delay = min(delay * 1.5, max_interval)
+
+
+def current_status(workspace: Workspace, path: Path) -> str:
+    """The packet's status, or 'unreadable'."""
+    try:
+        return reload(workspace, path).status
+    except HandoffError:
+        return "unreadable"
