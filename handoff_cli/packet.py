@@ -146,8 +146,9 @@ def parse_json_object(text: str) -> dict[str, Any]:
     try:
         data = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
-        raise LoadFailure("H109", f"JSON syntax error: {exc.msg}", exc.lineno,
-                          exc.colno + (shift if exc.lineno == 1 else 0)) from None
+        message, line, column = json_error_position(body, exc)
+        raise LoadFailure("H109", f"JSON syntax error: {message}", line,
+                          column + (shift if line == 1 else 0)) from None
     except ValueError as exc:
         raise LoadFailure("H109", f"JSON error: {exc}") from None
     except RecursionError:
@@ -155,6 +156,36 @@ def parse_json_object(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise LoadFailure("H110", f"a packet must be a JSON object, not {_kind_of(data)}")
     return data
+
+
+def json_error_position(text: str, exc: json.JSONDecodeError) -> tuple[str, int, int]:
+    """The message, line and column of a JSON syntax error, the same on every Python.
+
+    Python 3.13 reports a trailing comma at the comma ("Illegal trailing comma"), older
+    versions at the closing bracket after it ("Expecting property name" or "Expecting
+    value"); both are told here as the comma's own position, so findings do not depend on
+    the interpreter.
+    """
+    position = exc.pos
+    comma = -1
+    if position < len(text) and text[position] == ",":
+        comma = position
+    elif position < len(text) and text[position] in "}]":
+        before = position - 1
+        while before >= 0 and text[before] in " \t\r\n":
+            before -= 1
+        if before >= 0 and text[before] == ",":
+            comma = before
+    if comma >= 0:
+        after = comma + 1
+        while after < len(text) and text[after] in " \t\r\n":
+            after += 1
+        if after < len(text) and text[after] in "}]":
+            kind = "object" if text[after] == "}" else "array"
+            line = text.count("\n", 0, comma) + 1
+            column = comma - (text.rfind("\n", 0, comma) + 1) + 1
+            return f"trailing comma before the end of the {kind}", line, column
+    return exc.msg, exc.lineno, exc.colno
 
 
 def split_frontmatter(text: str) -> tuple[int, int, int, int]:

@@ -111,3 +111,31 @@ def test_deep_json_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LoadFailure) as info:
         load_packet(path)
     assert info.value.code == "H109"
+
+
+@pytest.mark.parametrize(("text", "line", "column", "kind"), [
+    ('{\n  "a": 1,\n}\n', 2, 9, "object"),
+    ('{"a": [1, 2,  ]}', 1, 12, "array"),
+    ('{\r\n  "a": {"b": 1,\r\n\r\n  }\r\n}', 2, 15, "object"),
+    ('\ufeff{"a": 1,}', 1, 9, "object"),
+])
+def test_trailing_comma_is_placed_at_the_comma_on_every_python(
+        tmp_path: Path, text: str, line: int, column: int, kind: str) -> None:
+    """3.13's json reports a trailing comma at the comma, older versions at the bracket after
+    it; the finding is the same on all of them."""
+    path = tmp_path / "p.json"
+    path.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(LoadFailure) as caught:
+        load_packet(path)
+    assert caught.value.code == "H109"
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert f"trailing comma before the end of the {kind}" in caught.value.message
+
+
+def test_other_json_errors_keep_the_parsers_position(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{\n  "a": 1\n  "b": 2\n}\n', encoding="utf-8")
+    with pytest.raises(LoadFailure) as caught:
+        load_packet(path)
+    assert (caught.value.line, caught.value.column) == (3, 3)
+    assert "delimiter" in caught.value.message

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from .. import __version__
 from ..textsafe import safe_json, safe_text
@@ -58,7 +60,7 @@ def sarif(findings: Sequence[Finding]) -> dict[str, object]:
             "level": "error" if f.severity == "error" else "warning",
             "message": {"text": f.message},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.path},
+                "artifactLocation": {"uri": quote(f.path.replace(os.sep, "/"))},
                 "region": {"startLine": f.line, "startColumn": f.column},
             }}],
         }
