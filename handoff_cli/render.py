@@ -6,6 +6,7 @@ Agent-written text is always passed through `esc` (no markup, no terminal escape
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +28,60 @@ def esc(value: object, multiline: bool = False) -> Any:
     return Text(safe_text("" if value is None else str(value), multiline=multiline))
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A console that honours NO_COLOR and plain output when not on a terminal."""
+COLOR_MODES = ("auto", "always", "never")
+
+
+def color_mode(flag: str | None = None) -> str:
+    """'always', 'never' or 'auto': the --color flag, else NO_COLOR, else FORCE_COLOR.
+
+    Like ruff and pytest, an explicit flag beats the environment; NO_COLOR
+    (https://no-color.org) beats FORCE_COLOR (https://force-color.org) when both are set.
+    """
     import os
 
+    if flag is None:
+        flag = _color_flag_of_this_command()
+    if flag in ("always", "never"):
+        return flag
+    if os.environ.get("NO_COLOR"):
+        return "never"
+    if os.environ.get("FORCE_COLOR"):
+        return "always"
+    return "auto"
+
+
+# The --color flag of the command being run: the CLI's root callback sets it on every run (so
+# one run never sees another's), and every console made here honours it without passing it on.
+_COLOR_FLAG: ContextVar[str | None] = ContextVar("handoff_color_flag", default=None)
+
+
+def set_color_flag(flag: str | None) -> None:
+    """Record the command line's --color (None: not given) for every console of this run."""
+    _COLOR_FLAG.set(flag)
+
+
+def _color_flag_of_this_command() -> str | None:
+    return _COLOR_FLAG.get()
+
+
+def make_console(stderr: bool = False, color: str | None = None) -> Console:
+    """A console that honours --color, NO_COLOR and FORCE_COLOR, and is plain text when not
+    on a terminal."""
     from rich.console import Console
 
-    # NO_COLOR (https://no-color.org) means plain text: no bold or underline either.
-    plain = bool(os.environ.get("NO_COLOR"))
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
-                   color_system=None if plain else "auto")
+    mode = color_mode(color)
+    if mode == "never":
+        # plain text: no bold or underline either
+        return Console(stderr=stderr, highlight=False, soft_wrap=False, color_system=None,
+                       no_color=True)
+    if mode == "always":
+        console = Console(stderr=stderr, highlight=False, soft_wrap=False, force_terminal=True,
+                          color_system="auto")
+        if console.color_system is None:  # TERM=dumb or unset: still colour, as asked
+            console = Console(stderr=stderr, highlight=False, soft_wrap=False,
+                              force_terminal=True, color_system="standard")
+        return console
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, color_system="auto")
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:

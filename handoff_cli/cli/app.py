@@ -87,11 +87,19 @@ def root(
         None, "--workspace", "-w", metavar="DIR",
         help="Workspace directory (default: $HANDOFF_WORKSPACE, else walk up from here).",
     ),
+    color: str | None = typer.Option(
+        None, "--color", metavar="auto|always|never",
+        help="Colour in terminal views (default: auto; NO_COLOR and FORCE_COLOR are honoured)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
     """Decision packets for AI agents that must hand a decision to a person."""
-    ctx.obj = {"workspace": workspace}
+    from ..render import set_color_flag
+
+    if color is not None:
+        check_choice(color, ("auto", "always", "never"), "--color")
+    set_color_flag(color)
+    ctx.obj = {"workspace": workspace, "color": color}
 
 
 def current_workspace(ctx: typer.Context, near: Path | None = None) -> Workspace:
