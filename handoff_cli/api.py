@@ -53,6 +53,8 @@ lint:
   # packets carry only runId, triggerReason, evidence, options and ownerRole:
   #   H202: warning
   rules: {}
+  # ignore: {"packets/legacy/*": [H202]}   # rules to skip by path (see "Suppressing findings")
+  # fileSuppressions: false                # refuse "# handoff: disable=" comments in packets
 """
 
 

@@ -27,6 +27,14 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
+class IgnoreEntry:
+    """One `lint.ignore` path pattern and the rules it ignores, with their handoff.yaml lines."""
+
+    pattern: str
+    codes: tuple[tuple[str, int], ...]  # (rule code, line)
+
+
+@dataclass(frozen=True)
 class Settings:
     """The parsed contents of handoff.yaml."""
 
@@ -37,6 +45,8 @@ class Settings:
     packet_format: str = "md"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     rule_severity: Mapping[str, str] = field(default_factory=dict)
+    lint_ignore: tuple[IgnoreEntry, ...] = ()  # lint.ignore: {pattern: [rules]}
+    file_suppressions: bool = True  # lint.fileSuppressions: honour `# handoff: disable=`
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,43 @@ def parse_settings(data: Any, text: str, path: Path) -> Settings:
         raise fail("'lint.maxFileBytes' must be a positive integer", "lint", "maxFileBytes")
     values["max_file_bytes"] = max_bytes
     values["rule_severity"] = parse_rule_settings(lint.get("rules") or {}, fail)
+    values["lint_ignore"] = parse_lint_ignore(lint.get("ignore") or {}, text, fail)
+    allowed = lint.get("fileSuppressions", True)
+    if not isinstance(allowed, bool):
+        raise fail("'lint.fileSuppressions' must be true or false", "lint", "fileSuppressions")
+    values["file_suppressions"] = allowed
     return Settings(**values)
+
+
+def parse_lint_ignore(ignore: Any, text: str, fail: Any) -> tuple[IgnoreEntry, ...]:
+    """`lint.ignore`: workspace-relative path patterns, each with the rules (ids or names) it
+    ignores; every rule must exist."""
+    from .lint.registry import RULES_BY_KEY
+    from .yamlio import line_of
+
+    if not isinstance(ignore, dict):
+        raise fail("'lint.ignore' must map path patterns to lists of rules, e.g. "
+                   "{\"packets/legacy/*\": [H202]}", "lint", "ignore")
+    entries = []
+    for pattern, rules in ignore.items():
+        where = ("lint", "ignore", pattern)
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise fail("'lint.ignore' keys must be path patterns", "lint", "ignore")
+        if path_escape_reason(pattern.strip().removeprefix("./") or ".") is not None:
+            raise fail(f"lint.ignore pattern '{pattern}' must stay inside the workspace", *where)
+        if isinstance(rules, str):
+            rules = [rules]
+        if not isinstance(rules, list) or not rules:
+            raise fail(f"lint.ignore '{pattern}' must list the rules to ignore", *where)
+        codes = []
+        for index, key in enumerate(rules):
+            rule = RULES_BY_KEY.get(str(key))
+            if rule is None:
+                raise fail(f"unknown lint rule '{key}' in lint.ignore '{pattern}' "
+                           "(see 'handoff rules')", *where, index)
+            codes.append((rule.code, line_of(text, (*where, index)) or 1))
+        entries.append(IgnoreEntry(pattern, tuple(codes)))
+    return tuple(entries)
 
 
 def parse_rule_settings(rules: Any, fail: Any) -> dict[str, str]:

@@ -14,6 +14,14 @@ from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import PACKET_SUFFIXES, Workspace, packet_files
 from .registry import RULES_BY_CODE
 from .rules import CHECKS, PLACEHOLDER, Issue, LintContext
+from .suppress import (
+    Directive,
+    SuppressionUse,
+    file_directives,
+    matching_entries,
+    suppress_file,
+    unused_entries,
+)
 
 
 @dataclass(frozen=True, order=True)
@@ -66,20 +74,43 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding
     queue_listing = None if paths else {os.path.abspath(t.path) for t in targets}
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
+    use = SuppressionUse()
     for target in targets:
         try:
             packet = load_packet(target.path, workspace.settings.max_file_bytes)
         except LoadFailure as failure:
+            placed = [(failure.code, failure.line, failure.column, failure.message)]
             findings += _placed(workspace, target.shown,
-                                [(failure.code, failure.line, failure.column, failure.message)])
+                                suppressed(workspace, target.path, placed, [], use))
             continue
         in_exceptions = os.path.abspath(target.path).startswith(exceptions_prefix)
         issues = list(check_packet(packet, exceptions_context if in_exceptions else context))
         issues += duplicate_issues(packet, workspace, seen_ids, target.shown, queue_listing)
         issues = [i for i in issues if severity_of(workspace, i.code) != "off"]
-        findings += _placed(workspace, target.shown, _positions(packet, issues))
+        directives = file_directives(packet.text) if packet.kind == "md" else []
+        findings += _placed(workspace, target.shown,
+                            suppressed(workspace, target.path, _positions(packet, issues),
+                                       directives, use))
+    if not paths and workspace.settings.lint_ignore:  # only a whole run knows what is unused
+        findings += _placed(workspace, _relative(workspace.config_path, workspace.root),
+                            unused_entries(workspace.settings.lint_ignore, use))
     findings.sort()
     return findings
+
+
+def suppressed(workspace: Workspace, path: Path, placed: list[tuple[str, int, int, str]],
+               directives: list[Directive], use: SuppressionUse
+               ) -> list[tuple[str, int, int, str]]:
+    """A file's placed issues after its `# handoff: disable=` comments and handoff.yaml's
+    `lint.ignore` (suppress.py), with an H901 for each suppression that suppressed nothing."""
+    settings = workspace.settings
+    if not directives and not settings.lint_ignore:
+        return placed
+    relative = os.path.relpath(os.path.abspath(path), os.path.abspath(workspace.root))
+    inside = None if relative.startswith("..") else relative.replace(os.sep, "/")
+    matching = matching_entries(settings.lint_ignore, inside)
+    return suppress_file(placed, directives, settings.lint_ignore, matching, use,
+                         settings.file_suppressions)
 
 
 def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:

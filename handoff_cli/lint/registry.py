@@ -64,6 +64,8 @@ RULES: tuple[Rule, ...] = (
     Rule("H702", "decision-not-member", "error", "The decision was recorded by someone who is not a member of the owner role."),
     Rule("H703", "decision-digest-mismatch", "error", "The packet was edited after the decision (its digest no longer matches)."),
     Rule("H704", "status-inconsistent", "error", "status and decision disagree (e.g. decided without a decision)."),
+    # Lint itself
+    Rule("H901", "unused-suppression", "warning", "A '# handoff: disable=' comment or a lint.ignore entry suppressed nothing (or names no rule)."),
 )
 
 RULES_BY_CODE: dict[str, Rule] = {rule.code: rule for rule in RULES}
