@@ -28,11 +28,20 @@ class PacketStatus:
     next_action: str
     missing: tuple[str, ...]
     outcome: str | None
+    verified: bool | None = None  # None: signatures are off, or there is no decision
+    verification: str | None = None  # the verdict's reason when signatures are on
+    signatures: str = "off"
 
     @property
     def settled(self) -> bool:
-        """Decided, returned, withdrawn or closed: the agent may stop waiting."""
-        return self.status in SETTLED
+        """Decided, returned, withdrawn or closed: the agent may stop waiting. With
+        decisions.signatures required, a decision or return that does not verify is not
+        settled: an agent never acts on a forgery."""
+        if self.status not in SETTLED:
+            return False
+        if self.signatures == "required" and self.status in ("decided", "returned"):
+            return self.verified is True
+        return True
 
     def as_dict(self) -> dict[str, Any]:
         option = None if self.option is None else {"label": self.option.label,
@@ -40,7 +49,8 @@ class PacketStatus:
         return {"runId": self.run_id, "path": self.path, "status": self.status,
                 "decision": dict(self.decision) if self.decision is not None else None,
                 "option": option, "missing": list(self.missing),
-                "agentNextActionAfterDecision": self.next_action, "outcome": self.outcome}
+                "agentNextActionAfterDecision": self.next_action, "outcome": self.outcome,
+                "verified": self.verified, "verification": self.verification}
 
 
 
@@ -57,11 +67,20 @@ def status_of(workspace: Workspace, packet: Packet) -> PacketStatus:
         if isinstance(decision.get("missing"), list):
             missing = tuple(str(m) for m in decision["missing"])
     outcome = data.get("outcome")
+    verified: bool | None = None
+    verification: str | None = None
+    signatures = workspace.settings.signatures
+    if signatures != "off" and decision is not None:
+        from .signing import verdict_of
+
+        verdict = verdict_of(workspace, packet)
+        verified, verification = verdict.verified, verdict.reason
     return PacketStatus(
         run_id=packet.run_id or packet.path.stem, path=workspace.relative(packet.path),
         status=packet.status, decision=decision, option=chosen,
         next_action=_text(data, "agentNextActionAfterDecision"), missing=missing,
         outcome=outcome if isinstance(outcome, str) else None,
+        verified=verified, verification=verification, signatures=signatures,
     )
 
 
@@ -107,7 +126,9 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
             delay = interval
         remaining = None if deadline is None else deadline - clock()
         if remaining is not None and remaining <= 0:
-            raise WaitTimeout(f"no decision after {timeout:g}s; status is still "
+            what = "verified decision" if workspace.settings.signatures == "required" \
+                else "decision"
+            raise WaitTimeout(f"no {what} after {timeout:g}s; status is still "
                               f"'{current_status(workspace, path)}'", workspace.relative(path))
         step = delay if remaining is None else min(delay, remaining)
         sleep(step)

@@ -177,6 +177,18 @@ def merge_input(
     return data
 
 
+def refuse_managed_keys(data: Mapping[str, Any]) -> None:
+    """An agent may not set the keys handoff manages (status, createdAt, dueBy, escalatedTo,
+    decision, history, outcome): a packet must not arrive already decided or escalated."""
+    from .packet import MANAGED_KEYS
+
+    given = sorted(key for key in data if key in MANAGED_KEYS)
+    if given:
+        raise UsageError(f"{', '.join(repr(k) for k in given)} "
+                         f"{'is a key' if len(given) == 1 else 'are keys'} that handoff manages; "
+                         "an agent may not set them with --set or --from-json")
+
+
 def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                   identity: str | None = None, now: datetime | None = None,
                   fmt: str | None = None) -> NewPacket:
@@ -195,6 +207,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
     template_keys = set(template_data(template))
     fills = frozenset(k for k in given.values if k in names and k not in template_keys)
     data = merge_input(type_name, given, fills)
+    refuse_managed_keys(data)
     warnings: list[str] = []
     run_id = data.get("runId")
     if run_id is None:

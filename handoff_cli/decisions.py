@@ -18,7 +18,6 @@ from .review import (
     DECIDABLE,
     OptionRow,
     ReviewView,
-    _text,
     load,
     option_rows,
     reload,
@@ -74,32 +73,57 @@ def check_status(workspace: Workspace, packet: Packet, allowed: frozenset[str],
     raise ConflictError(f"cannot {action} a packet whose status is '{status}'{who}", shown)
 
 
-def check_member(workspace: Workspace, packet: Packet, identity: str | None) -> str:
-    """The reviewer's identity, if it may decide for the packet's owner role (else exit 4)."""
+def check_in_queue(workspace: Workspace, packet: Packet) -> None:
+    """Refuse (exit 4) a packet file outside this workspace's packets/ and exceptions/: another
+    team's packet is judged by its own workspace's runbook, never by this one's."""
+    import os
+
+    real = os.path.realpath(packet.path)
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        inside = os.path.realpath(folder) + os.sep
+        if real.startswith(inside):
+            return
+    raise NotAllowedError(
+        f"it is not in this workspace's queue ({workspace.settings.packets}/ or "
+        f"{workspace.settings.exceptions}/ of {workspace.root}); run the command from the "
+        "packet's own workspace; nothing recorded", packet.path)
+
+
+def check_member(workspace: Workspace, packet: Packet, identity: str | None,
+                 now: datetime | None = None) -> str:
+    """The reviewer's identity, if the runbook lets them decide this packet (else exit 4).
+
+    Authority comes from the runbook's routing and escalation chain (authority.py), never from
+    the packet's own ownerRole; a refusal never lists who the members are.
+    """
+    from .authority import authority_for
+
+    check_in_queue(workspace, packet)
     runbook = workspace.runbook
-    owner = _text(packet.data, "ownerRole")
     shown = workspace.relative(packet.path)
-    role = runbook.roles.get(owner)
-    if role is None:
-        raise NotAllowedError(f"ownerRole '{owner}' is not a role in the runbook; "
-                              "run 'handoff route' to repair it", shown)
+    authority = authority_for(runbook, packet.data, now or now_utc())
+    if authority.problem is not None:
+        raise NotAllowedError(f"{authority.problem}; nothing recorded", shown)
+    owner = authority.owner
+    above = [r for r in authority.roles if r != owner]
+    roles_text = f"'{owner}'" + (f" or a role above it ({', '.join(above)})" if above else "")
     if not identity:
-        if role.members:
-            raise NotAllowedError(f"only members of '{owner}' may decide, and no identity is "
-                                  "set: pass --as EMAIL or set HANDOFF_USER", shown)
+        if all(runbook.roles[r].members for r in authority.roles if r in runbook.roles):
+            raise NotAllowedError(f"only members of {roles_text} may decide, and no identity "
+                                  "is set: pass --as EMAIL or set HANDOFF_USER", shown)
         raise UsageError("who is deciding? pass --as EMAIL, set HANDOFF_USER or "
                          "git config user.email")
-    if not runbook.is_member(owner, identity):
-        raise NotAllowedError(f"'{identity}' is not a member of '{owner}' (members: "
-                              f"{', '.join(role.members)}); nothing recorded", shown)
+    if not authority.admits(runbook, identity):
+        raise NotAllowedError(f"'{identity}' is not a member of {roles_text}; nothing "
+                              "recorded", shown)
     return identity
 
 
 def check_can_decide(workspace: Workspace, ref: str | Path, identity: str | None) -> ReviewView:
     """Before prompting: the packet is open and the reviewer may decide it; its view."""
     packet = load(workspace, ref)
+    check_member(workspace, packet, identity)  # authority before every other refusal
     check_status(workspace, packet, DECIDABLE, "decide")
-    check_member(workspace, packet, identity)
     return view_of(workspace, packet)
 
 
@@ -137,58 +161,93 @@ def _history(packet: Packet, event: Mapping[str, Any]) -> list[Any]:
 
 def _check_seen(workspace: Workspace, packet: Packet, seen_digest: str | None) -> str:
     digest = content_digest(packet)
-    if seen_digest is not None and seen_digest != digest:
+    if seen_digest is not None and not seen_digest.strip():
+        raise UsageError("--digest is empty: give the digest from 'show --format json', or "
+                         "leave --digest out")
+    if seen_digest is not None and seen_digest.strip() != digest:
         raise ConflictError("the packet changed while deciding (its content is not what was "
                             "shown); nothing recorded: review it again",
                             workspace.relative(packet.path))
     return digest
 
 
-def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None = None,
-           identity: str | None = None, seen_digest: str | None = None,
-           now: datetime | None = None) -> Recorded:
-    """Record the owner's decision: status 'decided', `decision` and a history event.
+def _record(workspace: Workspace, ref: str | Path, status: str, option: str | None,
+            missing: Sequence[str] | None, note: str | None, identity: str | None,
+            seen_digest: str | None, now: datetime | None,
+            key: str | Path | None) -> Recorded:
+    """Check, sign (outside the lock: a passphrase may take a while) and write a decision or a
+    return; under the lock the packet must still be open and hold the content that was signed."""
+    from .signing import sign_decision, statement
 
-    `seen_digest` is the digest of the view the reviewer saw; a packet whose content changed
-    since is refused (ConflictError), as is one already decided.
-    """
+    action = "decide" if status == "decided" else "return"
+    at = iso(now or now_utc())
+    note = note.strip() if note and note.strip() else None
+    if seen_digest is not None and not seen_digest.strip():
+        raise UsageError("--digest is empty: give the digest from 'show --format json', or "
+                         "leave --digest out")
+
+    def prepare(packet: Packet) -> tuple[str, str | None, str]:
+        by = check_member(workspace, packet, identity, now)  # authority before all else
+        check_status(workspace, packet, DECIDABLE, action)
+        label = choose_option(option_rows(packet.data), option).label if option is not None \
+            else None
+        return by, label, _check_seen(workspace, packet, seen_digest)
+
+    first = load(workspace, ref)
+    by, label, digest = prepare(first)
+    run_id = first.run_id or first.path.stem
+    event_name = "decided" if status == "decided" else "returned"
+    signed = statement(run_id, digest, event_name, label, missing, note, by, at)
+    signature = sign_decision(workspace, key, signed, by, at)
     with locked(workspace, ref) as packet:
-        check_status(workspace, packet, DECIDABLE, "decide")
-        by = check_member(workspace, packet, identity)
-        chosen = choose_option(option_rows(packet.data), option)
-        digest = _check_seen(workspace, packet, seen_digest)
-        at = iso(now or now_utc())
-        note = note.strip() if note and note.strip() else None
-        decision = {"option": chosen.label, "by": by, "at": at, "note": note, "digest": digest}
-        event = {"event": "decided", "at": at, "by": by, "option": chosen.label}
+        by_now, label_now, digest_now = prepare(packet)
+        if (by_now, label_now, digest_now, packet.run_id or packet.path.stem) != \
+                (by, label, digest, run_id):
+            raise ConflictError("the packet changed while deciding (its content is not what "
+                                "was shown); nothing recorded: review it again",
+                                workspace.relative(packet.path))
+        decision: dict[str, Any] = {"option": label, "by": by, "at": at, "note": note,
+                                    "digest": digest}
+        event: dict[str, Any] = {"event": event_name, "at": at, "by": by}
+        if missing is not None:
+            decision["missing"] = list(missing)
+            event["missing"] = list(missing)
+        else:
+            event["option"] = label
         if note:
             event["note"] = note
-        write_keys(workspace, packet, {"status": "decided", "decision": decision,
+        if signature is not None:
+            decision["signature"] = signature
+            event["signature"] = signature
+        write_keys(workspace, packet, {"status": status, "decision": decision,
                                        "history": _history(packet, event)})
-    return Recorded(packet.path, packet.run_id or packet.path.stem, "decided", event)
+    return Recorded(packet.path, packet.run_id or packet.path.stem, status, event)
+
+
+def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None = None,
+           identity: str | None = None, seen_digest: str | None = None,
+           now: datetime | None = None, *, key: str | Path | None = None) -> Recorded:
+    """Record the owner's decision: status 'decided', `decision` and a history event.
+
+    Only a person the runbook lets decide this packet may (NotAllowedError). `seen_digest` is
+    the digest of the view the reviewer saw; a packet whose content changed since is refused
+    (ConflictError), as is one already decided. With decisions.signatures on, the decision is
+    signed with `key` (else $HANDOFF_SIGNING_KEY, else git's ssh signing key).
+    """
+    return _record(workspace, ref, "decided", option, None, note, identity, seen_digest, now,
+                   key)
 
 
 def return_packet(workspace: Workspace, ref: str | Path, missing: Sequence[str],
                   note: str | None = None, identity: str | None = None,
-                  seen_digest: str | None = None, now: datetime | None = None) -> Recorded:
+                  seen_digest: str | None = None, now: datetime | None = None, *,
+                  key: str | Path | None = None) -> Recorded:
     """Send the packet back to the agent (status 'returned'), naming what is missing."""
     fields = [m.strip() for m in missing if m and m.strip()]
     if not fields:
         raise UsageError("a return must name what is missing: --missing FIELD")
-    with locked(workspace, ref) as packet:
-        check_status(workspace, packet, DECIDABLE, "return")
-        by = check_member(workspace, packet, identity)
-        digest = _check_seen(workspace, packet, seen_digest)
-        at = iso(now or now_utc())
-        note = note.strip() if note and note.strip() else None
-        decision = {"option": None, "by": by, "at": at, "note": note, "digest": digest,
-                    "missing": fields}
-        event: dict[str, Any] = {"event": "returned", "at": at, "by": by, "missing": fields}
-        if note:
-            event["note"] = note
-        write_keys(workspace, packet, {"status": "returned", "decision": decision,
-                                       "history": _history(packet, event)})
-    return Recorded(packet.path, packet.run_id or packet.path.stem, "returned", event)
+    return _record(workspace, ref, "returned", None, fields, note, identity, seen_digest, now,
+                   key)
 
 
 def close(workspace: Workspace, ref: str | Path, outcome: str, identity: str | None = None,
@@ -197,6 +256,7 @@ def close(workspace: Workspace, ref: str | Path, outcome: str, identity: str | N
     if not outcome or not outcome.strip():
         raise UsageError("--outcome must say what the agent did after the decision")
     with locked(workspace, ref) as packet:
+        check_in_queue(workspace, packet)
         check_status(workspace, packet, CLOSABLE, "close")
         at = iso(now or now_utc())
         event = {"event": "closed", "at": at, "by": identity or "agent",

@@ -73,3 +73,15 @@ class WaitTimeout(HandoffError):
     """`wait` ran out of time before a decision."""
 
     exit_code = EXIT_TIMEOUT
+
+
+class SigningError(HandoffError):
+    """A decision cannot be signed: no usable key, or ssh-keygen missing or failing."""
+
+    exit_code = EXIT_USAGE
+
+
+class VerifyFailed(HandoffError):
+    """`handoff verify` found a decision that does not verify."""
+
+    exit_code = EXIT_FAILED

@@ -47,6 +47,9 @@ class Settings:
     rule_severity: Mapping[str, str] = field(default_factory=dict)
     lint_ignore: tuple[IgnoreEntry, ...] = ()  # lint.ignore: {pattern: [rules]}
     file_suppressions: bool = True  # lint.fileSuppressions: honour `# handoff: disable=`
+    signatures: str = "off"  # decisions.signatures: off, optional or required
+    allowed_signers: str | None = None  # decisions.allowedSigners (OpenSSH allowed-signers)
+    revoked_keys: str | None = None  # decisions.revokedKeys (passed to ssh-keygen as -r)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,18 @@ class Workspace:
     def state_dir(self) -> Path:
         """Tool-private state (locks, cache); ignored by git."""
         return self.root / ".handoff"
+
+    @property
+    def allowed_signers_path(self) -> Path | None:
+        """decisions.allowedSigners, resolved from the workspace root."""
+        value = self.settings.allowed_signers
+        return None if value is None else self.root / Path(value).expanduser()
+
+    @property
+    def revoked_keys_path(self) -> Path | None:
+        """decisions.revokedKeys, resolved from the workspace root."""
+        value = self.settings.revoked_keys
+        return None if value is None else self.root / Path(value).expanduser()
 
     @cached_property
     def real_root(self) -> Path:
@@ -175,6 +190,7 @@ def parse_settings(data: Any, text: str, path: Path) -> Settings:
     if not isinstance(allowed, bool):
         raise fail("'lint.fileSuppressions' must be true or false", "lint", "fileSuppressions")
     values["file_suppressions"] = allowed
+    values.update(parse_decision_settings(data.get("decisions"), fail))
     return Settings(**values)
 
 
@@ -207,6 +223,38 @@ def parse_lint_ignore(ignore: Any, text: str, fail: Any) -> tuple[IgnoreEntry, .
             codes.append((rule.code, line_of(text, (*where, index)) or 1))
         entries.append(IgnoreEntry(pattern, tuple(codes)))
     return tuple(entries)
+
+
+def parse_decision_settings(decisions: Any, fail: Any) -> dict[str, Any]:
+    """`decisions: {signatures: off|optional|required, allowedSigners: PATH, revokedKeys: PATH}`."""
+    if decisions is None:
+        return {}
+    if not isinstance(decisions, dict):
+        raise fail("'decisions' must be a mapping", "decisions")
+    known = ("signatures", "allowedSigners", "revokedKeys")
+    for key in decisions:
+        if key not in known:
+            raise fail(f"unknown setting 'decisions.{key}' (known: {', '.join(known)})",
+                       "decisions", key)
+    signatures = decisions.get("signatures", "off")
+    if signatures is False:  # YAML reads a bare `off` as false
+        signatures = "off"
+    if signatures not in ("off", "optional", "required"):
+        raise fail("'decisions.signatures' must be off, optional or required",
+                   "decisions", "signatures")
+    values: dict[str, Any] = {"signatures": signatures}
+    for key, attr in (("allowedSigners", "allowed_signers"), ("revokedKeys", "revoked_keys")):
+        value = decisions.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip() or "\x00" in value:
+            raise fail(f"'decisions.{key}' must be a path (relative to the workspace)",
+                       "decisions", key)
+        values[attr] = value
+    if signatures != "off" and "allowed_signers" not in values:
+        raise fail(f"'decisions.signatures' is {signatures}, so 'decisions.allowedSigners' "
+                   "must name the allowed-signers file", "decisions", "signatures")
+    return values
 
 
 def parse_rule_settings(rules: Any, fail: Any) -> dict[str, str]:

@@ -6,6 +6,7 @@ On a terminal `decide` prompts for an option, a note and a confirmation; scripts
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -69,6 +70,14 @@ def prompt_missing() -> list[str]:
     return [part.strip() for part in answer.split(",") if part.strip()]
 
 
+def packet_file(ref: str) -> Path | None:
+    """PACKET when it names a packet file: that file is judged by its own workspace."""
+    from ..workspace import PACKET_SUFFIXES
+
+    path = Path(ref)
+    return path if path.suffix in PACKET_SUFFIXES and path.is_file() else None
+
+
 def on_terminal() -> bool:
     """Whether a person can answer prompts (stdin is a terminal)."""
     return sys.stdin.isatty()
@@ -96,6 +105,9 @@ def decide(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who decides (default: $HANDOFF_USER, git email)."),
+    key: str | None = typer.Option(None, "--key", metavar="PATH",
+                                   help="SSH key that signs the decision (default: "
+                                   "$HANDOFF_SIGNING_KEY, else git's user.signingkey)."),
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""
     from ..api import resolve_identity
@@ -106,7 +118,10 @@ def decide(
         raise UsageError("--return and --option exclude each other")
     if missing and not return_:
         raise UsageError("--missing goes with --return")
-    workspace = current_workspace(ctx)
+    if digest is not None and not digest.strip():
+        raise UsageError("--digest is empty: give the digest from 'show --format json', or "
+                         "leave --digest out")
+    workspace = current_workspace(ctx, near=packet_file(packet))
     identity = resolve_identity(as_)
     view = check_can_decide(workspace, packet, identity)
     if option is not None:
@@ -114,7 +129,7 @@ def decide(
     interactive = option is None and not (return_ and missing)
     if interactive and not on_terminal():
         raise no_terminal_hint()
-    seen = digest or view.digest
+    seen = digest if digest is not None else view.digest
     if interactive:
         print_view(view)
         typer.echo("")
@@ -129,10 +144,11 @@ def decide(
             typer.echo("Nothing recorded.", err=True)
             raise typer.Exit(EXIT_FAILED)
     if return_:
-        done = return_packet(workspace, packet, missing, note, identity, seen_digest=seen)
+        done = return_packet(workspace, packet, missing, note, identity, seen_digest=seen,
+                             key=key)
         typer.echo(safe_text(f"{done.run_id}: returned to the agent (missing: "
                              f"{', '.join(missing)}) by {identity}"))
     else:
         assert option is not None
-        done = decide(workspace, packet, option, note, identity, seen_digest=seen)
+        done = decide(workspace, packet, option, note, identity, seen_digest=seen, key=key)
         typer.echo(safe_text(f"{done.run_id}: decided '{done.event['option']}' by {identity}"))

@@ -61,9 +61,15 @@ RULES: tuple[Rule, ...] = (
     Rule("H603", "unfilled-placeholder", "error", "A template $placeholder was never filled."),
     # Decisions
     Rule("H701", "decision-unknown-option", "error", "The decision names an option that the packet does not offer."),
-    Rule("H702", "decision-not-member", "error", "The decision was recorded by someone who is not a member of the owner role."),
+    Rule("H702", "decision-not-member", "error", "The decision was recorded by someone the runbook does not let decide it (routed owner, or a role above it once overdue or escalated)."),
     Rule("H703", "decision-digest-mismatch", "error", "The packet was edited after the decision (its digest no longer matches)."),
     Rule("H704", "status-inconsistent", "error", "status and decision disagree (e.g. decided without a decision)."),
+    Rule("H705", "due-too-late", "error", "dueBy is later than the runbook allows (createdAt, or the last escalation, plus the type's timeToDecide)."),
+    Rule("H706", "escalation-unrecorded", "error", "escalatedTo is set without the 'escalated' history event that 'handoff route' records."),
+    # Signatures (decisions.signatures in handoff.yaml)
+    Rule("H801", "signature-missing", "error", "With decisions.signatures required, a recorded decision or return is not signed."),
+    Rule("H802", "signature-invalid", "error", "A decision's signature does not verify: wrong signer, not in the allowed-signers file, revoked, or not for this packet and decision."),
+    Rule("H803", "allowed-signers", "error", "The allowed-signers file is missing, or a key is listed for several principals, or a principal is not a member of any role."),
     # Lint itself
     Rule("H901", "unused-suppression", "warning", "A '# handoff: disable=' comment or a lint.ignore entry suppressed nothing (or names no rule)."),
 )

@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..authority import authority_for, recorded_escalation, runbook_due
 from ..packet import Packet, content_digest, evidence_entries, option_labels
-from ..runbook import Runbook
+from ..runbook import ESCALATED_KEY, Runbook
+from ..timeutil import iso, now_utc, parse_iso
 from ..workspace import Workspace, resolve_inside
 
 KeyPath = tuple[str | int, ...]
@@ -253,15 +255,51 @@ def check_decision(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     if isinstance(option, str) and option not in option_labels(data):
         yield Issue("H701", ("decision", "option"), f"decision option '{option}' is not one of "
                     f"the packet's options: {', '.join(option_labels(data)) or 'none'}")
-    by, owner = decision.get("by"), data.get("ownerRole")
-    if isinstance(by, str) and isinstance(owner, str) and owner in ctx.runbook.roles \
-            and not ctx.runbook.is_member(owner, by):
-        yield Issue("H702", ("decision", "by"), f"'{by}' is not a member of the owner role "
-                    f"'{owner}'")
+    by = decision.get("by")
+    moment = parse_iso(decision.get("at"))
+    if status == "decided" and not isinstance(option, str):
+        yield Issue("H704", ("decision",), "status is 'decided' but the decision names no option")
+    if isinstance(by, str):
+        authority = authority_for(ctx.runbook, data, moment or now_utc())
+        if authority.problem is None and not authority.admits(ctx.runbook, by):
+            yield Issue("H702", ("decision", "by"), f"'{by}' is not a member of the owner role "
+                        f"'{authority.owner}'" + (" or a role above it" if len(authority.roles) > 1
+                                                  else ""))
     digest = decision.get("digest")
     if isinstance(digest, str) and digest != content_digest(packet):
         yield Issue("H703", ("decision", "digest"), "the packet was edited after the decision: "
                     "its content no longer matches the digest the reviewer saw")
+
+
+def check_managed(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H705-H706: managed keys an agent may not set agree with the history and the runbook."""
+    data = packet.data
+    due, latest = parse_iso(data.get("dueBy")), runbook_due(ctx.runbook, data)
+    if due is not None and latest is not None and due > latest:
+        yield Issue("H705", ("dueBy",), f"dueBy {data.get('dueBy')} is later than the runbook "
+                    f"allows ({iso(latest)}: createdAt or the last escalation plus the type's "
+                    "timeToDecide)")
+    claimed = data.get(ESCALATED_KEY)
+    if claimed is not None and recorded_escalation(data) is None:
+        yield Issue("H706", (ESCALATED_KEY,), f"escalatedTo '{claimed}' has no matching "
+                    "'escalated' history event: only 'handoff route --escalate' escalates")
+
+
+def check_signature(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H801-H802: with decisions.signatures on, each recorded decision verifies."""
+    signatures = ctx.workspace.settings.signatures
+    decision = packet.data.get("decision")
+    if signatures == "off" or not isinstance(decision, dict):
+        return
+    from ..signing import verdict_of
+
+    verdict = verdict_of(ctx.workspace, packet)
+    if verdict.state == "unsigned" and signatures == "required":
+        yield Issue("H801", ("decision",), "the decision is not signed, and "
+                    "decisions.signatures is required")
+    elif verdict.state == "invalid":
+        where: KeyPath = ("decision", "signature") if "signature" in decision else ("decision",)
+        yield Issue("H802", where, f"the decision does not verify: {verdict.reason}")
 
 
 def _strings(value: Any, keypath: KeyPath) -> Iterator[tuple[KeyPath, str]]:
@@ -290,5 +328,5 @@ def _short(message: str, limit: int = 160) -> str:
 Check = Callable[[Packet, LintContext], Iterator[Issue]]
 CHECKS: tuple[Check, ...] = (
     check_schema, check_recommended, check_questions, check_evidence, check_runbook,
-    check_identity, check_placeholders, check_decision,
+    check_identity, check_placeholders, check_decision, check_managed, check_signature,
 )
