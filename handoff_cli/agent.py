@@ -107,8 +107,6 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
     from `interval` to `max_interval`. timeout None waits forever; 0 checks once.
     Raises WaitTimeout.
     """
-    from .errors import WaitTimeout
-
     path = resolve_packet_path(workspace, str(ref))
     deadline = None if timeout is None else clock() + max(timeout, 0.0)
     seen: tuple[int, int, int] | None = None
@@ -126,13 +124,26 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
             delay = interval
         remaining = None if deadline is None else deadline - clock()
         if remaining is not None and remaining <= 0:
-            what = "verified decision" if workspace.settings.signatures == "required" \
-                else "decision"
-            raise WaitTimeout(f"no {what} after {timeout:g}s; status is still "
-                              f"'{current_status(workspace, path)}'", workspace.relative(path))
+            raise timed_out(workspace, path, timeout)
         step = delay if remaining is None else min(delay, remaining)
         sleep(step)
         delay = min(delay * 1.5, max_interval)
+
+
+def timed_out(workspace: Workspace, path: Path, timeout: float | None) -> HandoffError:
+    """The WaitTimeout for a packet, carrying its status as it is now (for the JSON on stdout)."""
+    from .errors import WaitTimeout
+
+    try:
+        now: PacketStatus | None = status_of(workspace, reload(workspace, path))
+    except HandoffError:
+        now = None
+    shown = "unreadable" if now is None else now.status
+    what = "verified decision" if workspace.settings.signatures == "required" else "decision"
+    error = WaitTimeout(f"no {what} after {timeout or 0:g}s; status is still '{shown}'",
+                        workspace.relative(path))
+    error.status = now
+    return error
 
 
 def current_status(workspace: Workspace, path: Path) -> str:

@@ -10,8 +10,8 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from string import Template
@@ -114,23 +114,28 @@ def resolve_identity(explicit: str | None = None) -> str | None:
 
 @dataclass(frozen=True)
 class NewPacket:
-    """What `create_packet` made."""
+    """What `create_packet` made (`queue` is "packets", or "exceptions" for a trigger that is an
+    unplanned failure; `hook_problems` are hooks that failed, the packet is written anyway)."""
 
     path: Path
     run_id: str
     owner_role: str
     warnings: tuple[str, ...] = ()
+    queue: str = "packets"
+    hook_problems: tuple[str, ...] = ()
 
 
 @dataclass
 class PacketInput:
     """Everything an agent may give `handoff new`, merged in this order of precedence:
-    from_json, then values (--set), then evidence (--evidence), then options (--option)."""
+    from_json, then values (--set), then evidence (--evidence), then options (--option); `body`
+    (--body, else the JSON's "body") replaces the template's Markdown narrative."""
 
     from_json: Mapping[str, Any] | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
     evidence: Mapping[str, str] = field(default_factory=dict)
     options: Sequence[Mapping[str, str]] = ()
+    body: str | None = None
 
 
 def parse_assignment(text: str, flag: str) -> tuple[str, str]:
@@ -191,10 +196,19 @@ def refuse_managed_keys(data: Mapping[str, Any]) -> None:
 
 def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                   identity: str | None = None, now: datetime | None = None,
-                  fmt: str | None = None) -> NewPacket:
-    """Scaffold a packet from the type's template, route its owner and write it atomically."""
-    from .editing import EditError, set_keys
-    from .store import create_new
+                  fmt: str | None = None, strict: bool = False,
+                  extra_history: Sequence[Mapping[str, Any]] = (),
+                  event: str = "created", vet: Callable[[Path, str], None] | None = None,
+                  replaces: str | None = None) -> NewPacket:
+    """Scaffold a packet from the type's template, route its owner and write it atomically.
+
+    A trigger that is an unplanned failure (a runbook exception trigger) goes straight into
+    the exception queue. Without a runId one is made from the type and the time, with a
+    -2, -3... suffix when that name is taken. `strict` refuses (NotCleanError, nothing
+    written) a packet that would not lint clean; `vet` may refuse the text before it is
+    written. `extra_history` goes before the created event (`new --replaces`).
+    """
+    from .hooks import notify
 
     runbook = workspace.runbook
     handoff_type = runbook.types.get(type_name)
@@ -208,40 +222,109 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
     fills = frozenset(k for k in given.values if k in names and k not in template_keys)
     data = merge_input(type_name, given, fills)
     refuse_managed_keys(data)
+    fmt = fmt or workspace.settings.packet_format
+    body = given.body
+    if body is None and fmt == "md" and isinstance(data.get("body"), str):
+        body = data.pop("body")  # a Markdown packet keeps its narrative as the body
     warnings: list[str] = []
-    run_id = data.get("runId")
-    if run_id is None:
-        run_id = f"{type_name.replace('_', '-')}-{now:%Y-%m-%d-%H%M%S}"
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
-        raise UsageError(f"runId '{run_id}' must be 1-128 letters, digits, '.', '_' or '-'")
-    existing = find_packet_file(workspace, run_id)
-    if existing is not None:
-        from .errors import ConflictError
-
-        raise ConflictError(f"a packet with runId '{run_id}' already exists: "
-                            f"{workspace.relative(existing)}")
+    explicit = data.get("runId")
+    if explicit is not None and (not isinstance(explicit, str) or not RUN_ID.match(explicit)):
+        raise UsageError(f"runId '{explicit}' must be 1-128 letters, digits, '.', '_' or '-'")
     owner = runbook.route_for(type_name, data) or handoff_type.owner
     if data.get("ownerRole") not in (None, owner):
         warnings.append(f"ownerRole '{data['ownerRole']}' replaced by the runbook's owner "
                         f"'{owner}' for {type_name}")
+    trigger = runbook.exception_trigger_for(data.get("triggerReason"))
+    folder = workspace.exceptions_dir if trigger is not None else workspace.packets_dir
+    created: dict[str, Any] = {"event": "created", "at": iso(now), "by": identity or "agent"}
+    if replaces is not None:
+        created["replaces"] = replaces
+    if trigger is not None:
+        created["trigger"] = trigger.name
+        warnings.append(f"the trigger is an unplanned failure ({trigger.name}): filed in the "
+                        f"exception queue, {workspace.settings.exceptions}/")
     data.update({
-        "handoffType": type_name, "runId": run_id, "ownerRole": owner, "status": "open",
+        "handoffType": type_name, "ownerRole": owner, "status": "open",
         "createdAt": iso(now), "dueBy": iso(now + handoff_type.time_to_decide),
-        "history": [{"event": "created", "at": iso(now), "by": identity or "agent"}],
+        "history": [*(dict(e) for e in extra_history), created],
     })
-    fmt = fmt or workspace.settings.packet_format
+    if replaces is not None:
+        data["replaces"] = replaces
+    base = explicit or f"{type_name.replace('_', '-')}-{now:%Y-%m-%d-%H%M%S}"
+    path = claim_new_file(workspace, folder, base, fmt, explicit is not None,
+                          lambda run_id: packet_text(workspace, template, fills, given, data,
+                                                     run_id, fmt, body, handoff_type.template),
+                          strict, vet)
+    made = NewPacket(path=path, run_id=path.stem, owner_role=owner, warnings=tuple(warnings),
+                     queue="exceptions" if trigger is not None else "packets")
+    problems = notify(workspace, event, path, created)
+    return replace(made, hook_problems=problems)
+
+
+def packet_text(workspace: Workspace, template: str, fills: frozenset[str], given: PacketInput,
+                data: Mapping[str, Any], run_id: str, fmt: str, body: str | None,
+                template_name: str) -> str:
+    """The new packet's text for one runId: the template filled, the keys set."""
+    from .editing import EditError, set_keys
+    from .packet import split_frontmatter
+
+    data = {**data, "runId": run_id}
     filled = fill_placeholders(template, {k: given.values[k] for k in fills}, data)
     if fmt == "json":
-        text = json.dumps({**template_data(filled), **data}, indent=2, ensure_ascii=False) + "\n"
-    else:
-        try:
-            text = set_keys(filled, "md", data)
-        except EditError as exc:
-            raise ConfigError(f"template cannot be filled: {exc}",
-                              workspace.templates_dir / handoff_type.template) from None
-    path = workspace.packets_dir / f"{run_id}.{fmt}"
-    create_new(path, text, workspace.state_dir)
-    return NewPacket(path=path, run_id=run_id, owner_role=owner, warnings=tuple(warnings))
+        merged = {**template_data(filled), **data}
+        if body is not None:
+            merged["body"] = body
+        return json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
+    if body is not None:
+        _, _, body_start, _ = split_frontmatter(filled)
+        filled = filled[:body_start] + body + ("" if body.endswith("\n") or not body else "\n")
+    try:
+        return set_keys(filled, "md", data)
+    except EditError as exc:
+        raise ConfigError(f"template cannot be filled: {exc}",
+                          workspace.templates_dir / template_name) from None
+
+
+def claim_new_file(workspace: Workspace, folder: Path, base: str, fmt: str, explicit: bool,
+                   text_for: Callable[[str], str], strict: bool = False,
+                   vet: Callable[[Path, str], None] | None = None) -> Path:
+    """Create <runId>.<fmt> in `folder` exclusively, under the runId's lock: an explicit runId
+    that exists anywhere in the queues is a ConflictError; an automatic one moves on to
+    base-2, base-3... until a name is free. Returns the new file."""
+    from .errors import ConflictError, NotCleanError
+    from .store import create_new, packet_lock
+
+    for attempt in range(1, 1000):
+        run_id = base if attempt == 1 else f"{base[:120]}-{attempt}"
+        with packet_lock(workspace.state_dir, run_id):
+            existing = find_packet_file(workspace, run_id)
+            if existing is not None:
+                if explicit:
+                    raise ConflictError(f"a packet with runId '{run_id}' already exists: "
+                                        f"{workspace.relative(existing)}")
+                continue
+            path = folder / f"{run_id}.{fmt}"
+            text = text_for(run_id)
+            if vet is not None:
+                vet(path, text)
+            if strict:
+                from .lint.engine import lint_text
+
+                findings = lint_text(workspace, path, text)
+                if any(f.severity == "error" for f in findings):
+                    errors = sum(1 for f in findings if f.severity == "error")
+                    error = NotCleanError(f"not created: the packet would have {errors} lint "
+                                          "error(s) (--strict)")
+                    error.findings = tuple(findings)
+                    raise error
+            try:
+                create_new(path, text, workspace.state_dir)
+            except ConflictError:  # written by something that does not take the lock
+                if explicit:
+                    raise
+                continue
+            return path
+    raise ConflictError(f"no free runId after {base}-999; pass --set runId=...")
 
 
 def template_text(workspace: Workspace, name: str) -> str:
@@ -315,6 +398,8 @@ _LAZY = {
     "return_packet": "decisions",
     "PacketStatus": "agent", "status": "agent", "wait": "agent",
     "brief_markdown": "brief",
+    "withdraw": "lifecycle", "resubmit": "lifecycle", "resolve": "lifecycle",
+    "create_replacement": "lifecycle",
     "QueueEntry": "queue", "list_queue": "queue",
     "RouteChange": "routing", "RouteNote": "routing", "RouteReport": "routing",
     "route_packets": "routing",
@@ -325,6 +410,7 @@ if TYPE_CHECKING:
     from .agent import PacketStatus, status, wait
     from .brief import brief_markdown
     from .decisions import Recorded, close, decide, return_packet
+    from .lifecycle import create_replacement, resolve, resubmit, withdraw
     from .queue import QueueEntry, list_queue
     from .review import ReviewView, review
     from .routing import RouteChange, RouteNote, RouteReport, route_packets
@@ -345,7 +431,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry", "Recorded",
     "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "brief_markdown", "close",
-    "create_packet", "decide", "find_packet_file", "get_packet", "init_workspace", "lint",
-    "list_queue", "queue_stats", "resolve_identity", "resolve_packet_path", "return_packet",
-    "review", "route_packets", "status", "wait",
+    "create_packet", "create_replacement", "decide", "find_packet_file", "get_packet",
+    "init_workspace", "lint",
+    "list_queue", "queue_stats", "resolve", "resolve_identity", "resolve_packet_path",
+    "resubmit", "return_packet", "review", "route_packets", "status", "wait", "withdraw",
 ]

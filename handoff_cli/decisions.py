@@ -29,12 +29,14 @@ from .workspace import Workspace
 
 @dataclass(frozen=True)
 class Recorded:
-    """What decide, return_packet or close wrote."""
+    """What decide, return_packet, close (or withdraw, resubmit, resolve) wrote; `hook_problems`
+    are the notification hooks that failed (the write stands)."""
 
     path: Path
     run_id: str
     status: str
     event: Mapping[str, Any]
+    hook_problems: tuple[str, ...] = ()
 
 
 
@@ -154,6 +156,15 @@ def write_keys(workspace: Workspace, packet: Packet, updates: Mapping[str, Any])
     replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text)
 
 
+def recorded(workspace: Workspace, packet: Packet, status: str, event: Mapping[str, Any],
+             hook_event: str | None = None) -> Recorded:
+    """The result of a write, after the event's notification hooks ran (outside the lock)."""
+    from .hooks import notify
+
+    problems = notify(workspace, hook_event or status, packet.path, event)
+    return Recorded(packet.path, packet.run_id or packet.path.stem, status, event, problems)
+
+
 def _history(packet: Packet, event: Mapping[str, Any]) -> list[Any]:
     history = packet.data.get("history")
     return [*(history if isinstance(history, list) else []), dict(event)]
@@ -221,7 +232,7 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
             event["signature"] = signature
         write_keys(workspace, packet, {"status": status, "decision": decision,
                                        "history": _history(packet, event)})
-    return Recorded(packet.path, packet.run_id or packet.path.stem, status, event)
+    return recorded(workspace, packet, status, event)
 
 
 def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None = None,
@@ -263,6 +274,6 @@ def close(workspace: Workspace, ref: str | Path, outcome: str, identity: str | N
                  "outcome": outcome.strip()}
         write_keys(workspace, packet, {"status": "closed", "outcome": outcome.strip(),
                                        "history": _history(packet, event)})
-    return Recorded(packet.path, packet.run_id or packet.path.stem, "closed", event)
+    return recorded(workspace, packet, "closed", event)
 
 

@@ -6,6 +6,7 @@ The library never prints or exits; the CLI turns a HandoffError into one message
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -70,9 +71,19 @@ class NotAllowedError(HandoffError):
 
 
 class WaitTimeout(HandoffError):
-    """`wait` ran out of time before a decision."""
+    """`wait` ran out of time before a decision; `status` is the packet's status then (a
+    PacketStatus, or None when the packet could not be read)."""
 
     exit_code = EXIT_TIMEOUT
+    status: Any = None
+
+
+class NotCleanError(HandoffError):
+    """`new --strict`: the packet would not lint clean, so nothing was written; `findings`
+    are the lint findings it would have had."""
+
+    exit_code = EXIT_FAILED
+    findings: tuple[Any, ...] = ()
 
 
 class SigningError(HandoffError):

@@ -21,8 +21,9 @@ FRONTMATTER_FENCE = "---"
 FRONTMATTER_ENDS = ("---", "...")
 # Keys written by the tool; everything else is the content a reviewer sees.
 MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome",
-                          "escalatedTo"})
-STATUSES = ("open", "decided", "returned", "withdrawn", "closed")
+                          "escalatedTo", "resolution", "replaces", "replacedBy"})
+# open -> decided | returned | withdrawn, then closed; an exception: open -> resolved.
+STATUSES = ("open", "decided", "returned", "withdrawn", "closed", "resolved")
 # A runId names its file, so it is a safe file name (the packet schema says the same).
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_NODES = 100_000

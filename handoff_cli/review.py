@@ -24,7 +24,7 @@ from .workspace import Workspace, resolve_inside, resolve_packet_path
 
 DECIDABLE = frozenset({"open"})
 CLOSABLE = frozenset({"decided", "returned"})
-SETTLED = frozenset({"decided", "returned", "withdrawn", "closed"})
+SETTLED = frozenset({"decided", "returned", "withdrawn", "closed", "resolved"})
 
 
 @dataclass(frozen=True)
@@ -174,7 +174,8 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -
         goal=_text(data, "agentGoal"), trigger=_text(data, "triggerReason"),
         evidence=evidence_rows(workspace, data), options=option_rows(data),
         owner_role=owner, members=role.members if role else (),
-        next_action=_text(data, "agentNextActionAfterDecision"), body=packet.body,
+        next_action=_text(data, "agentNextActionAfterDecision"),
+        body=packet.body if packet.kind == "md" else _text(data, "body"),
         history=tuple(e for e in history if isinstance(e, dict)) if isinstance(history, list)
         else (),
         decision=decision if isinstance(decision, dict) else None,

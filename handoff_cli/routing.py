@@ -85,6 +85,10 @@ def route_packets(workspace: Workspace, paths: Sequence[Path] = (), *, escalate:
     for path in expand_paths(workspace, paths):
         done, left = route_one(workspace, path, escalate=escalate, dry_run=dry_run,
                                actor=actor, now=now)
+        if escalate and not dry_run:
+            from .hooks import notify_overdue
+
+            left = [*left, *notify_overdue(workspace, path, done, now)]
         changes.extend(done)
         notes.extend(RouteNote(workspace.relative(path), message) for message in left)
     return RouteReport(tuple(changes), tuple(notes), dry_run)

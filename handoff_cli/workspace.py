@@ -50,6 +50,8 @@ class Settings:
     signatures: str = "off"  # decisions.signatures: off, optional or required
     allowed_signers: str | None = None  # decisions.allowedSigners (OpenSSH allowed-signers)
     revoked_keys: str | None = None  # decisions.revokedKeys (passed to ssh-keygen as -r)
+    hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # event -> commands
+    hook_timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,10 @@ def parse_settings(data: Any, text: str, path: Path) -> Settings:
         raise fail("'lint.fileSuppressions' must be true or false", "lint", "fileSuppressions")
     values["file_suppressions"] = allowed
     values.update(parse_decision_settings(data.get("decisions"), fail))
+    from .hooks import parse_hooks
+
+    values["hooks"], values["hook_timeout"] = parse_hooks(data.get("hooks"),
+                                                          data.get("hookTimeout"), fail)
     return Settings(**values)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from .app import app, current_workspace
+from .app import app, current_workspace, report_hooks
 
 
 @app.command()
@@ -30,11 +30,19 @@ def wait(
         None, "--timeout", "-t", metavar="SECONDS", min=0,
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
 ) -> None:
-    """Block until the packet is decided or returned, then print its status as JSON."""
+    """Block until the packet is settled (decided, returned, withdrawn, closed, resolved) and
+    print its status as JSON; on timeout print the status too and exit 124."""
     from ..agent import wait as wait_for
+    from ..errors import WaitTimeout
     from ..textsafe import safe_json
 
-    typer.echo(safe_json(wait_for(current_workspace(ctx), run_id, timeout).as_dict()))
+    try:
+        settled = wait_for(current_workspace(ctx), run_id, timeout)
+    except WaitTimeout as exc:
+        if exc.status is not None:  # the agent parses stdout either way
+            typer.echo(safe_json(exc.status.as_dict()))
+        raise
+    typer.echo(safe_json(settled.as_dict()))
 
 
 @app.command()
@@ -52,3 +60,4 @@ def close(
 
     done = close_packet(current_workspace(ctx), run_id, outcome, resolve_identity(as_))
     typer.echo(safe_text(f"{done.run_id}: closed"))
+    report_hooks(done.hook_problems)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -24,6 +25,12 @@ def notice(message: str) -> None:
     typer.echo(f"handoff: {safe_text(message)}", err=True)
 
 
+def report_hooks(problems: Sequence[str]) -> None:
+    """Each notification hook that failed, as a warning on stderr (the write stands)."""
+    for problem in problems:
+        notice(f"warning: {problem}")
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     """Print one error line to stderr and exit with `code`."""
     notice(f"error: {message}")
@@ -31,7 +38,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 COMMAND_ORDER = ("init", "new", "lint", "route", "list", "show", "decide", "status", "wait",
-                 "close", "stats", "brief", "schema", "rules", "demo")
+                 "close", "withdraw", "resubmit", "resolve", "stats", "brief", "schema", "rules",
+                 "demo")
 
 
 class HandoffGroup(TyperGroup):

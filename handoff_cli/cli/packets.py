@@ -28,6 +28,40 @@ def read_json_input(source: str) -> dict[str, Any]:
         raise UsageError(failure.message, name, failure.line) from None
 
 
+def read_body(value: str) -> str:
+    """--body TEXT, or '-' for the narrative from stdin."""
+    if value != "-":
+        return value
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read --body from stdin: {exc}") from None
+
+
+def packet_input(set_: list[str], evidence: list[str], option: list[str], from_json: str | None,
+                 body: str | None) -> Any:
+    """The PacketInput from new/resubmit flags."""
+    from ..api import PacketInput, parse_assignment, parse_value
+
+    if from_json == "-" and body == "-":
+        raise UsageError("--from-json - and --body - cannot both read stdin")
+    values = {}
+    for item in set_:
+        key, raw = parse_assignment(item, "--set")
+        values[key] = parse_value(key, raw)
+    options = []
+    for item in option:
+        label, risk = parse_assignment(item, "--option")
+        options.append({"label": label, "risk": risk.strip()})
+    return PacketInput(
+        from_json=read_json_input(from_json) if from_json else None,
+        values=values,
+        evidence=dict(parse_assignment(item, "--evidence") for item in evidence),
+        options=options,
+        body=read_body(body) if body is not None else None,
+    )
+
+
 @app.command()
 def new(
     ctx: typer.Context,
@@ -41,34 +75,44 @@ def new(
                                      help="An option and its risk (repeatable)."),
     from_json: str | None = typer.Option(None, "--from-json", metavar="FILE|-",
                                             help="A whole JSON packet, from a file or stdin."),
-    fmt: str | None = typer.Option(None, "--format", help="md or json (default: workspace)."),
+    body: str | None = typer.Option(None, "--body", metavar="TEXT|-",
+                                       help="The narrative for the reviewer (- reads stdin)."),
+    strict: bool = typer.Option(False, "--strict", help="Write nothing and exit 1 with the "
+                                "findings unless the packet lints clean."),
+    replaces: str | None = typer.Option(None, "--replaces", metavar="RUNID",
+                                           help="File it in place of a returned packet."),
+    fmt: str | None = typer.Option(None, "--format", help="md or json (default: workspace); "
+                                   "with --strict, json prints the findings as JSON too."),
     as_: str | None = typer.Option(None, "--as", help="Who creates it (history)."),
 ) -> None:
     """Scaffold a packet, route its owner from the runbook, and print the new file's path."""
-    from ..api import PacketInput, create_packet, parse_assignment, parse_value, resolve_identity
-    from .app import check_choice
+    from ..api import create_packet, resolve_identity
+    from ..errors import NotCleanError
+    from ..lifecycle import create_replacement
+    from .app import check_choice, report_hooks
 
     if fmt is not None:
         check_choice(fmt, ("md", "json"), "--format")
     workspace = current_workspace(ctx)
-    values = {}
-    for item in set_:
-        key, raw = parse_assignment(item, "--set")
-        values[key] = parse_value(key, raw)
-    options = []
-    for item in option:
-        label, risk = parse_assignment(item, "--option")
-        options.append({"label": label, "risk": risk.strip()})
-    given = PacketInput(
-        from_json=read_json_input(from_json) if from_json else None,
-        values=values,
-        evidence=dict(parse_assignment(item, "--evidence") for item in evidence),
-        options=options,
-    )
-    made = create_packet(workspace, handoff_type, given, identity=resolve_identity(as_), fmt=fmt)
+    given = packet_input(set_, evidence, option, from_json, body)
+    identity = resolve_identity(as_)
+    try:
+        if replaces is not None:
+            made = create_replacement(workspace, replaces, handoff_type, given, identity,
+                                      fmt=fmt, strict=strict)
+        else:
+            made = create_packet(workspace, handoff_type, given, identity=identity, fmt=fmt,
+                                 strict=strict)
+    except NotCleanError as exc:
+        from ..lint.formats import format_findings
+
+        typer.echo(format_findings(list(exc.findings), "json" if fmt == "json" else "text"),
+                   nl=False)
+        raise
     for warning in made.warnings:
         notice(f"warning: {warning}")
     typer.echo(workspace.relative(made.path))
+    report_hooks(made.hook_problems)
     _report_findings(workspace, made.path)
 
 

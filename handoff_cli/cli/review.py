@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..errors import EXIT_FAILED, UsageError
-from .app import app, check_choice, current_workspace
+from .app import app, check_choice, current_workspace, report_hooks
 
 if TYPE_CHECKING:
     from ..review import ReviewView
@@ -148,7 +148,9 @@ def decide(
                              key=key)
         typer.echo(safe_text(f"{done.run_id}: returned to the agent (missing: "
                              f"{', '.join(missing)}) by {identity}"))
+        report_hooks(done.hook_problems)
     else:
         assert option is not None
         done = decide(workspace, packet, option, note, identity, seen_digest=seen, key=key)
         typer.echo(safe_text(f"{done.run_id}: decided '{done.event['option']}' by {identity}"))
+        report_hooks(done.hook_problems)

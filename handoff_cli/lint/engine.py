@@ -197,3 +197,25 @@ def _join_shown(given: Path, found: Path) -> str:
         return (given / found.relative_to(given)).as_posix()
     except ValueError:
         return str(found)
+
+
+def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
+    """Lint a packet that is not written yet, as if its text were at `path` (for `new --strict`:
+    nothing touches the disk). The duplicate-runId check is the caller's."""
+    from ..packet import parse_json_object, parse_markdown
+
+    shown = _relative(path, workspace.root)
+    try:
+        if path.suffix.lower() == ".json":
+            packet = Packet(path=path, kind="json", text=text, data=parse_json_object(text))
+        else:
+            packet = parse_markdown(path, text)
+    except LoadFailure as failure:
+        return _placed(workspace, shown,
+                       [(failure.code, failure.line, failure.column, failure.message)])
+    in_exceptions = os.path.abspath(path).startswith(os.path.abspath(workspace.exceptions_dir)
+                                                     + os.sep)
+    context = LintContext(workspace, workspace.runbook, template_placeholders(workspace),
+                          in_exceptions=in_exceptions)
+    issues = [i for i in check_packet(packet, context) if severity_of(workspace, i.code) != "off"]
+    return sorted(_placed(workspace, shown, _positions(packet, issues)))
