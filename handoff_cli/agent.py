@@ -4,6 +4,7 @@ a decision. Returns frozen dataclasses or raises HandoffError.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -100,18 +101,32 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
          clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep,
-         interval: float = 0.1, max_interval: float = 2.0) -> PacketStatus:
+         interval: float = 0.1, max_interval: float = 2.0,
+         pull: Callable[[], object] | None = None,
+         pull_interval: float = 2.0, max_pull_interval: float = 60.0) -> PacketStatus:
     """Block until the packet is settled (decided, returned, withdrawn or closed).
 
     Polls the file's mtime, size and inode, reloading only when they change, with a backoff
     from `interval` to `max_interval`. timeout None waits forever; 0 checks once.
+    With `pull` (e.g. fetching the shared git branch), calls it first and then again every
+    `pull_interval` seconds, backing off to `max_pull_interval`; only the first pull's
+    failure is raised (later ones are retried at the next interval).
     Raises WaitTimeout.
     """
+    next_pull = None
+    if pull is not None:
+        pull()
+        next_pull = clock() + pull_interval
     path = resolve_packet_path(workspace, str(ref))
     deadline = None if timeout is None else clock() + max(timeout, 0.0)
     seen: tuple[int, int, int] | None = None
     delay = interval
     while True:
+        if pull is not None and next_pull is not None and clock() >= next_pull:
+            with contextlib.suppress(HandoffError):  # a network blip: try at the next interval
+                pull()
+            pull_interval = min(pull_interval * 2, max_pull_interval)
+            next_pull = clock() + pull_interval
         signature = _signature(path)
         if signature is not None and signature != seen:
             seen = signature
@@ -126,6 +141,8 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
         if remaining is not None and remaining <= 0:
             raise timed_out(workspace, path, timeout)
         step = delay if remaining is None else min(delay, remaining)
+        if next_pull is not None:
+            step = max(min(step, next_pull - clock()), 0.0)
         sleep(step)
         delay = min(delay * 1.5, max_interval)
 

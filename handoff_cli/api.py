@@ -404,12 +404,15 @@ _LAZY = {
     "RouteChange": "routing", "RouteNote": "routing", "RouteReport": "routing",
     "route_packets": "routing",
     "DecisionTimes": "stats", "Stats": "stats", "queue_stats": "stats",
+    "Backoff": "gitsync", "SyncResult": "gitsync", "publish": "gitsync", "pull": "gitsync",
+    "sync": "gitsync",
 }
 
 if TYPE_CHECKING:
     from .agent import PacketStatus, status, wait
     from .brief import brief_markdown
     from .decisions import Recorded, close, decide, return_packet
+    from .gitsync import Backoff, SyncResult, publish, pull, sync
     from .lifecycle import create_replacement, resolve, resubmit, withdraw
     from .queue import QueueEntry, list_queue
     from .review import ReviewView, review
@@ -429,10 +432,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry", "Recorded",
-    "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "brief_markdown", "close",
-    "create_packet", "create_replacement", "decide", "find_packet_file", "get_packet",
-    "init_workspace", "lint",
-    "list_queue", "queue_stats", "resolve", "resolve_identity", "resolve_packet_path",
-    "resubmit", "return_packet", "review", "route_packets", "status", "wait", "withdraw",
+    "Backoff", "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry",
+    "Recorded", "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "SyncResult",
+    "brief_markdown", "close", "create_packet", "create_replacement", "decide",
+    "find_packet_file", "get_packet", "init_workspace", "lint", "list_queue", "publish", "pull",
+    "queue_stats", "resolve", "resolve_identity", "resolve_packet_path", "resubmit",
+    "return_packet", "review", "route_packets", "status", "sync", "wait", "withdraw",
 ]

@@ -70,6 +70,12 @@ class NotAllowedError(HandoffError):
     exit_code = EXIT_NOT_ALLOWED
 
 
+class GitError(HandoffError):
+    """A git command behind --push, sync or wait --pull failed (fetch, rebase, commit, push)."""
+
+    exit_code = EXIT_FAILED
+
+
 class WaitTimeout(HandoffError):
     """`wait` ran out of time before a decision; `status` is the packet's status then (a
     PacketStatus, or None when the packet could not be read)."""

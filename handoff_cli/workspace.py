@@ -23,6 +23,7 @@ ENV_WORKSPACE = "HANDOFF_WORKSPACE"
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 SEVERITIES = ("error", "warning", "off")
 PACKET_SUFFIXES = (".md", ".json")
+DEFAULT_GIT_RETRIES = 30
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -52,6 +53,9 @@ class Settings:
     revoked_keys: str | None = None  # decisions.revokedKeys (passed to ssh-keygen as -r)
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # event -> commands
     hook_timeout: float = 10.0
+    git_push: bool = False  # git.push: --push is the default of every writing command
+    git_remote: str | None = None  # git.remote: else the branch's upstream remote, else origin
+    git_retries: int = DEFAULT_GIT_RETRIES  # git.retries: pushes tried when the remote moved
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ def parse_settings(data: Any, text: str, path: Path) -> Settings:
 
     values["hooks"], values["hook_timeout"] = parse_hooks(data.get("hooks"),
                                                           data.get("hookTimeout"), fail)
+    values.update(parse_git_settings(data.get("git"), fail))
     return Settings(**values)
 
 
@@ -260,6 +265,35 @@ def parse_decision_settings(decisions: Any, fail: Any) -> dict[str, Any]:
     if signatures != "off" and "allowed_signers" not in values:
         raise fail(f"'decisions.signatures' is {signatures}, so 'decisions.allowedSigners' "
                    "must name the allowed-signers file", "decisions", "signatures")
+    return values
+
+
+def parse_git_settings(git: Any, fail: Any) -> dict[str, Any]:
+    """handoff.yaml's `git:` mapping (push, remote, retries) as Settings fields."""
+    if git is None:
+        return {}
+    if not isinstance(git, dict):
+        raise fail("'git' must be a mapping, e.g. git: {push: true}", "git")
+    unknown = sorted(str(k) for k in git if k not in ("push", "remote", "retries"))
+    if unknown:
+        raise fail(f"unknown key 'git.{unknown[0]}' (known: push, remote, retries)",
+                   "git", unknown[0])
+    values: dict[str, Any] = {}
+    push = git.get("push", False)
+    if not isinstance(push, bool):
+        raise fail("'git.push' must be true or false", "git", "push")
+    values["git_push"] = push
+    remote = git.get("remote")
+    if remote is not None:
+        if not isinstance(remote, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]*",
+                                                           remote):
+            raise fail("'git.remote' must be the name of a git remote, e.g. origin",
+                       "git", "remote")
+        values["git_remote"] = remote
+    retries = git.get("retries", DEFAULT_GIT_RETRIES)
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 1 <= retries <= 1000:
+        raise fail("'git.retries' must be a whole number from 1 to 1000", "git", "retries")
+    values["git_retries"] = retries
     return values
 
 

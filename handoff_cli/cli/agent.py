@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from .app import app, current_workspace, report_hooks
+from .sync import PUSH_HELP, written
 
 
 @app.command()
@@ -29,6 +30,9 @@ def wait(
     timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS", min=0,
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
+    pull: bool = typer.Option(False, "--pull", help="Fetch the shared git branch first and "
+                              "then every few seconds (backing off to a minute), so that a "
+                              "decision pushed from another machine arrives."),
 ) -> None:
     """Block until the packet is settled (decided, returned, withdrawn, closed, resolved) and
     print its status as JSON; on timeout print the status too and exit 124."""
@@ -36,8 +40,16 @@ def wait(
     from ..errors import WaitTimeout
     from ..textsafe import safe_json
 
+    workspace = current_workspace(ctx)
+    fetch = None
+    if pull:
+        from ..gitsync import pull as pull_branch
+
+        def fetch() -> object:
+            return pull_branch(workspace)
+
     try:
-        settled = wait_for(current_workspace(ctx), run_id, timeout)
+        settled = wait_for(workspace, run_id, timeout, pull=fetch)
     except WaitTimeout as exc:
         if exc.status is not None:  # the agent parses stdout either way
             typer.echo(safe_json(exc.status.as_dict()))
@@ -52,12 +64,15 @@ def close(
     outcome: str = typer.Option(..., "--outcome", metavar="TEXT",
                                 help="What the agent did after the decision."),
     as_: str | None = typer.Option(None, "--as", help="Who closes it (history)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Record that the agent resumed after the decision (status 'closed')."""
     from ..api import resolve_identity
     from ..decisions import close as close_packet
     from ..textsafe import safe_text
 
-    done = close_packet(current_workspace(ctx), run_id, outcome, resolve_identity(as_))
+    workspace = current_workspace(ctx)
+    identity = resolve_identity(as_)
+    done = written(workspace, push, lambda: close_packet(workspace, run_id, outcome, identity))
     typer.echo(safe_text(f"{done.run_id}: closed"))
     report_hooks(done.hook_problems)

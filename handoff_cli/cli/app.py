@@ -38,8 +38,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 COMMAND_ORDER = ("init", "new", "lint", "route", "list", "show", "decide", "status", "wait",
-                 "close", "withdraw", "resubmit", "resolve", "stats", "brief", "schema", "rules",
-                 "demo")
+                 "close", "withdraw", "resubmit", "resolve", "sync", "stats", "brief", "schema",
+                 "rules", "demo")
 
 
 class HandoffGroup(TyperGroup):

@@ -11,6 +11,7 @@ import typer
 
 from ..errors import UsageError
 from .app import app, current_workspace, notice
+from .sync import PUSH_HELP, written
 
 
 def read_json_input(source: str) -> dict[str, Any]:
@@ -84,6 +85,7 @@ def new(
     fmt: str | None = typer.Option(None, "--format", help="md or json (default: workspace); "
                                    "with --strict, json prints the findings as JSON too."),
     as_: str | None = typer.Option(None, "--as", help="Who creates it (history)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Scaffold a packet, route its owner from the runbook, and print the new file's path."""
     from ..api import create_packet, resolve_identity
@@ -98,11 +100,11 @@ def new(
     identity = resolve_identity(as_)
     try:
         if replaces is not None:
-            made = create_replacement(workspace, replaces, handoff_type, given, identity,
-                                      fmt=fmt, strict=strict)
+            made = written(workspace, push, lambda: create_replacement(
+                workspace, replaces, handoff_type, given, identity, fmt=fmt, strict=strict))
         else:
-            made = create_packet(workspace, handoff_type, given, identity=identity, fmt=fmt,
-                                 strict=strict)
+            made = written(workspace, push, lambda: create_packet(
+                workspace, handoff_type, given, identity=identity, fmt=fmt, strict=strict))
     except NotCleanError as exc:
         from ..lint.formats import format_findings
 

@@ -13,6 +13,7 @@ import typer
 
 from ..errors import EXIT_FAILED, UsageError
 from .app import app, check_choice, current_workspace, report_hooks
+from .sync import PUSH_HELP, pull_first, written
 
 if TYPE_CHECKING:
     from ..review import ReviewView
@@ -108,6 +109,7 @@ def decide(
     key: str | None = typer.Option(None, "--key", metavar="PATH",
                                    help="SSH key that signs the decision (default: "
                                    "$HANDOFF_SIGNING_KEY, else git's user.signingkey)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""
     from ..api import resolve_identity
@@ -123,6 +125,7 @@ def decide(
                          "leave --digest out")
     workspace = current_workspace(ctx, near=packet_file(packet))
     identity = resolve_identity(as_)
+    pull_first(workspace, push)  # the reviewer sees, and decides on, the remote's version
     view = check_can_decide(workspace, packet, identity)
     if option is not None:
         choose_option(view.options, option)  # a usage error before anything else
@@ -144,13 +147,15 @@ def decide(
             typer.echo("Nothing recorded.", err=True)
             raise typer.Exit(EXIT_FAILED)
     if return_:
-        done = return_packet(workspace, packet, missing, note, identity, seen_digest=seen,
-                             key=key)
+        done = written(workspace, push, lambda: return_packet(
+            workspace, packet, missing, note, identity, seen_digest=seen, key=key))
         typer.echo(safe_text(f"{done.run_id}: returned to the agent (missing: "
                              f"{', '.join(missing)}) by {identity}"))
         report_hooks(done.hook_problems)
     else:
-        assert option is not None
-        done = decide(workspace, packet, option, note, identity, seen_digest=seen, key=key)
+        chosen = option
+        assert chosen is not None
+        done = written(workspace, push, lambda: decide(workspace, packet, chosen, note, identity,
+                                                       seen_digest=seen, key=key))
         typer.echo(safe_text(f"{done.run_id}: decided '{done.event['option']}' by {identity}"))
         report_hooks(done.hook_problems)

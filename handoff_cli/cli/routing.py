@@ -8,6 +8,7 @@ import typer
 
 from ..textsafe import safe_json
 from .app import app, check_choice, current_workspace, notice
+from .sync import written
 
 
 @app.command("route")
@@ -21,6 +22,9 @@ def route_command(
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                     help="Who routes (recorded in history)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help="Fetch and rebase first, "
+                                     "then commit only the routed packets and push them "
+                                     "(default: git.push in handoff.yaml)."),
 ) -> None:
     """Set or repair ownerRole and dueBy from the runbook; move failures to exceptions/."""
     from ..api import resolve_identity
@@ -30,8 +34,10 @@ def route_command(
     check_choice(fmt, ("table", "json"), "--format")
     given = list(paths or [])
     workspace = current_workspace(ctx, given[0] if given else None)
-    report = route_packets(workspace, given, escalate=escalate, dry_run=dry_run,
-                           actor=resolve_identity(as_) or "handoff route")
+    actor = resolve_identity(as_) or "handoff route"
+    report = written(workspace, None if dry_run else push,
+                     lambda: route_packets(workspace, given, escalate=escalate, dry_run=dry_run,
+                                           actor=actor))
     if fmt == "json":
         typer.echo(safe_json(report.as_dict()))
     elif report.changes:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import PACKET_SUFFIXES, Workspace, packet_files
 from .registry import RULES_BY_CODE
-from .rules import CHECKS, PLACEHOLDER, Issue, LintContext
+from .rules import CHECKS, PLACEHOLDER, Issue, LintContext, conflict_marker_issues
 from .suppress import (
     Directive,
     SuppressionUse,
@@ -80,6 +80,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding
             packet = load_packet(target.path, workspace.settings.max_file_bytes)
         except LoadFailure as failure:
             placed = [(failure.code, failure.line, failure.column, failure.message)]
+            placed += _markers(target.path, failure, workspace.settings.max_file_bytes)
             findings += _placed(workspace, target.shown,
                                 suppressed(workspace, target.path, placed, [], use))
             continue
@@ -111,6 +112,19 @@ def suppressed(workspace: Workspace, path: Path, placed: list[tuple[str, int, in
     matching = matching_entries(settings.lint_ignore, inside)
     return suppress_file(placed, directives, settings.lint_ignore, matching, use,
                          settings.file_suppressions)
+
+
+def _markers(path: Path, failure: LoadFailure, max_bytes: int) -> list[tuple[str, int, int, str]]:
+    """H113 for a file that did not parse: conflict markers are the likely reason why."""
+    from ..packet import read_packet_text
+
+    if failure.code not in ("H106", "H107", "H108", "H109", "H110"):
+        return []
+    try:
+        text = read_packet_text(path, max_bytes)
+    except (LoadFailure, OSError):
+        return []
+    return [(i.code, i.line or 1, 1, i.message) for i in conflict_marker_issues(text)]
 
 
 def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:

@@ -86,6 +86,36 @@ def unanswered(value: Any) -> str | None:
     return None
 
 
+# The lines git writes around an unresolved merge conflict ('=======' alone is also a Markdown
+# heading underline, so only the opening, base and closing markers count).
+CONFLICT_MARKER = re.compile(r"^(<{7}|\|{7}|>{7})(?:[ \t][^\n]*)?\r?$", re.MULTILINE)
+
+
+def conflict_marker_issues(text: str) -> list[Issue]:
+    """H113: one issue per unresolved git conflict (at its '<<<<<<<' line, else its first
+    marker)."""
+    issues: list[Issue] = []
+    opened = False
+    for match in CONFLICT_MARKER.finditer(text):
+        marker = match.group(1)
+        if marker.startswith("<"):
+            opened = True
+        elif opened or issues:
+            if marker.startswith(">"):
+                opened = False
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        issues.append(Issue("H113", (), f"git conflict marker '{marker}': the file has an "
+                            "unresolved merge conflict; keep one side and remove the markers",
+                            line=line))
+    return issues
+
+
+def check_conflict_markers(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
+    """H113: git conflict markers (in the body, where they still parse)."""
+    yield from conflict_marker_issues(packet.text)
+
+
 def check_schema(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     """H201: the packet JSON Schema."""
     from ..schema import packet_validator
@@ -327,6 +357,7 @@ def _short(message: str, limit: int = 160) -> str:
 
 Check = Callable[[Packet, LintContext], Iterator[Issue]]
 CHECKS: tuple[Check, ...] = (
-    check_schema, check_recommended, check_questions, check_evidence, check_runbook,
-    check_identity, check_placeholders, check_decision, check_managed, check_signature,
+    check_conflict_markers, check_schema, check_recommended, check_questions, check_evidence,
+    check_runbook, check_identity, check_placeholders, check_decision, check_managed,
+    check_signature,
 )
