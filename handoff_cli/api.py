@@ -390,6 +390,14 @@ def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
     return lint_paths(workspace, paths)
 
 
+def lint_by_workspace(paths: Sequence[Path]) -> list[Any]:
+    """Lint each PATH in its own workspace (the nearest handoff.yaml above it), as pre-commit
+    passes them from a repository root; a PATH outside every workspace is one H114 finding."""
+    from .lint.groups import lint_by_workspace as grouped
+
+    return grouped(paths)
+
+
 # The rest of the public API lives in its own modules and is imported on first use, so that
 # `handoff lint` does not pay for review, routing and stats at start-up.
 _LAZY = {
@@ -435,7 +443,8 @@ __all__ = [
     "Backoff", "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry",
     "Recorded", "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "SyncResult",
     "brief_markdown", "close", "create_packet", "create_replacement", "decide",
-    "find_packet_file", "get_packet", "init_workspace", "lint", "list_queue", "publish", "pull",
+    "find_packet_file", "get_packet", "init_workspace", "lint", "lint_by_workspace",
+    "list_queue", "publish", "pull",
     "queue_stats", "resolve", "resolve_identity", "resolve_packet_path", "resubmit",
     "return_packet", "review", "route_packets", "status", "sync", "wait", "withdraw",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -21,13 +22,16 @@ def lint_command(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),
 ) -> None:
     """Check packets against the schema, the four questions, the runbook and the workspace."""
-    from ..api import lint
+    from ..api import lint, lint_by_workspace
     from ..lint.formats import FORMATS, format_findings
 
     check_choice(fmt, FORMATS, "--format")
     given = list(paths or [])
-    workspace = current_workspace(ctx, given[0] if given else None)
-    findings = lint(workspace, given)
+    explicit = (ctx.find_root().obj or {}).get("workspace") or os.environ.get("HANDOFF_WORKSPACE")
+    if given and not explicit:  # each PATH in its own workspace (pre-commit from a repo root)
+        findings = lint_by_workspace(given)
+    else:
+        findings = lint(current_workspace(ctx), given)
     output = format_findings(findings, fmt)
     if output:
         typer.echo(output, nl=False)

@@ -34,6 +34,7 @@ RULES: tuple[Rule, ...] = (
     Rule("H111", "unsafe-yaml-tag", "error", "The YAML uses a tag such as !!python/object; it is refused, never executed."),
     Rule("H112", "yaml-aliases", "error", "The YAML uses anchors/aliases (alias bombs) or is too large a tree."),
     Rule("H113", "conflict-markers", "error", "The file has git conflict markers ('<<<<<<<', '>>>>>>>'): an unresolved merge conflict."),
+    Rule("H114", "outside-workspace", "error", "A PATH given to lint is not inside any handoff workspace (no handoff.yaml in it or above it)."),
     # Shape
     Rule("H201", "schema", "error", "The packet violates the packet JSON Schema (handoff schema)."),
     Rule("H202", "missing-field", "error", "handoffType, agentGoal or agentNextActionAfterDecision is missing; set to warning for lightweight packets.", in_exceptions=False),
