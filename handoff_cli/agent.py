@@ -14,7 +14,7 @@ from typing import Any
 from .errors import HandoffError, PacketError
 from .packet import Packet
 from .review import SETTLED, OptionRow, _text, load, option_rows, reload
-from .workspace import Workspace, resolve_packet_path
+from .workspace import Workspace, find_packet_file, resolve_packet_path
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,14 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
     failure is raised (later ones are retried at the next interval).
     Raises WaitTimeout.
     """
+    import math
+
+    from .errors import UsageError
+
+    if timeout is not None and math.isnan(timeout):
+        raise UsageError("timeout must be a number of seconds, not NaN")
+    if timeout is not None and math.isinf(timeout):
+        timeout = None if timeout > 0 else 0.0
     next_pull = None
     if pull is not None:
         pull()
@@ -121,6 +129,7 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
     deadline = None if timeout is None else clock() + max(timeout, 0.0)
     seen: tuple[int, int, int] | None = None
     delay = interval
+    run_id = path.stem
     while True:
         if pull is not None and next_pull is not None and clock() >= next_pull:
             with contextlib.suppress(HandoffError):  # a network blip: try at the next interval
@@ -128,10 +137,17 @@ def wait(workspace: Workspace, ref: str | Path, timeout: float | None,
             pull_interval = min(pull_interval * 2, max_pull_interval)
             next_pull = clock() + pull_interval
         signature = _signature(path)
+        if signature is None:  # `route` may have moved it to the exception queue
+            moved = find_packet_file(workspace, run_id)
+            if moved is not None and moved != path:
+                path, seen = moved, None
+                signature = _signature(path)
         if signature is not None and signature != seen:
             seen = signature
             try:
-                current = status_of(workspace, reload(workspace, path))
+                loaded = reload(workspace, path)
+                run_id = loaded.run_id or run_id
+                current = status_of(workspace, loaded)
             except PacketError:
                 current = None  # mid-edit by hand; look again when it changes
             if current is not None and current.settled:

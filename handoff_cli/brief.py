@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .errors import UsageError
 from .runbook import HandoffType, Runbook
+from .textsafe import safe_text
 
 INTRO = """\
 When you reach a decision you must not make alone, stop and write a handoff packet
@@ -31,7 +32,8 @@ def brief_markdown(runbook: Runbook, type_name: str | None = None, source: str =
     for handoff_type in chosen:
         lines += type_section(runbook, handoff_type)
     lines += exception_section(runbook)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    # The runbook is text anyone with write access to the repository may have edited.
+    return safe_text("\n".join(lines).rstrip("\n") + "\n", multiline=True)
 
 
 def type_section(runbook: Runbook, handoff_type: HandoffType) -> list[str]:

@@ -19,13 +19,18 @@ import yaml  # every command that loads a packet needs it; --help and --version 
 
 FRONTMATTER_FENCE = "---"
 FRONTMATTER_ENDS = ("---", "...")
+# What may follow a fence on its line: the editor agrees, so a packet that loads can be decided
+# (str.rstrip() would also take a no-break space, which the editor does not).
+FENCE_TRAILER = " \t\r"
 # Keys written by the tool; everything else is the content a reviewer sees.
 MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome",
                           "escalatedTo", "resolution", "replaces", "replacedBy"})
 # open -> decided | returned | withdrawn, then closed; an exception: open -> resolved.
 STATUSES = ("open", "decided", "returned", "withdrawn", "closed", "resolved")
-# A runId names its file, so it is a safe file name (the packet schema says the same).
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# A runId names its file, so it is a safe file name; the packet schema has the same pattern.
+# It ends with `(?![\s\S])` (end of text, like `\Z`), not `$`: Python's `$` also matches before a
+# trailing newline ("x\n" is not a runId), and `\Z` is not valid in JSON Schema's ECMA regexes.
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}(?![\s\S])")
 MAX_NODES = 100_000
 
 
@@ -95,15 +100,13 @@ class Packet:
         return (self.yaml_line + 1 if self.kind == "md" else 1), 1
 
 
-def read_packet_text(path: Path, max_bytes: int) -> str:
-    """Read and decode a packet file within a size bound; raise LoadFailure for bad bytes."""
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except IsADirectoryError:
-        raise LoadFailure("H101", "is a directory, not a packet file") from None
-    except OSError as exc:
-        raise LoadFailure("H101", f"cannot read file: {exc.strerror or exc}") from None
+def read_packet_text(path: Path, max_bytes: int, root: str | None = None) -> str:
+    """Read and decode a packet file within a size bound; raise LoadFailure for bad bytes.
+
+    Only regular files are opened (a FIFO, a device or a socket is refused without opening it,
+    so that no command blocks), and with `root` a symlink leading outside it is never read.
+    """
+    raw = _read_regular(path, max_bytes, root)
     if len(raw) > max_bytes:
         raise LoadFailure("H103", f"file is larger than the {max_bytes}-byte limit")
     if not raw.strip():
@@ -120,9 +123,61 @@ def read_packet_text(path: Path, max_bytes: int) -> str:
                           line, column) from None
 
 
-def load_packet(path: Path, max_bytes: int = 1 << 20) -> Packet:
-    """Load a .md or .json packet; raise LoadFailure naming the rule, line and column."""
-    text = read_packet_text(path, max_bytes)
+def _read_regular(path: Path, max_bytes: int, root: str | None) -> bytes:
+    """At most max_bytes + 1 bytes of a regular file, opened without blocking."""
+    import os
+    import stat
+
+    try:
+        if root is not None and os.path.islink(path):
+            real = os.path.realpath(path)
+            if real != root and not real.startswith(root + os.sep):
+                raise LoadFailure("H101", "is a symlink leading outside the workspace; "
+                                  "it is never read")
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise LoadFailure("H101", f"is {_file_kind(info.st_mode)}, not a packet file")
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except LoadFailure:
+        raise
+    except OSError as exc:
+        raise LoadFailure("H101", f"cannot read file: {exc.strerror or exc}") from None
+    except ValueError as exc:  # e.g. a NUL in a path given on the command line
+        raise LoadFailure("H101", f"cannot read file: {exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped between stat and open
+            raise LoadFailure("H101", "is not a regular file, not a packet file")
+        chunks: list[bytes] = []
+        left = max_bytes + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise LoadFailure("H101", f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _file_kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def load_packet(path: Path, max_bytes: int = 1 << 20, root: str | None = None) -> Packet:
+    """Load a .md or .json packet; raise LoadFailure naming the rule, line and column (with
+    `root`, the real workspace root, a symlink leading outside it is refused unread)."""
+    text = read_packet_text(path, max_bytes, root)
     if path.suffix.lower() == ".json":
         return Packet(path=path, kind="json", text=text, data=parse_json_object(text))
     return parse_markdown(path, text)
@@ -142,20 +197,29 @@ def parse_json_object(text: str) -> dict[str, Any]:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
+    def finite(text: str) -> float:
+        value = float(text)
+        if value in (float("inf"), float("-inf")):
+            raise ValueError(f"number {text[:40]} is out of range")
+        return value
+
     body = text.removeprefix("\ufeff")
     shift = len(text) - len(body)
     try:
-        data = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constant)
+        data = json.loads(body, object_pairs_hook=no_duplicates, parse_constant=no_constant,
+                          parse_float=finite)
     except json.JSONDecodeError as exc:
         message, line, column = json_error_position(body, exc)
         raise LoadFailure("H109", f"JSON syntax error: {message}", line,
                           column + (shift if line == 1 else 0)) from None
     except ValueError as exc:
-        raise LoadFailure("H109", f"JSON error: {exc}") from None
+        raise LoadFailure("H109", f"JSON error: {_value_problem(exc)}") from None
     except RecursionError:
         raise LoadFailure("H109", "JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise LoadFailure("H110", f"a packet must be a JSON object, not {_kind_of(data)}")
+    if "\\u" in body:  # only an escape can make a lone surrogate
+        check_encodable(data)
     return data
 
 
@@ -189,12 +253,43 @@ def json_error_position(text: str, exc: json.JSONDecodeError) -> tuple[str, int,
     return exc.msg, exc.lineno, exc.colno
 
 
+def check_encodable(data: Any) -> None:
+    """Refuse strings that are not text (lone surrogates from valid JSON escapes like \\ud800):
+    they could be neither shown nor written back."""
+    stack: list[Any] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            node = [node]
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+            node = list(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+            continue
+        else:
+            continue
+        for text in node:
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise LoadFailure("H109", f"JSON string has a lone surrogate escape "
+                                  f"(\\u{ord(text[exc.start]):04x}); it is not text") from None
+
+
+def _value_problem(exc: Exception) -> str:
+    message = str(exc)
+    if "integer string conversion" in message:
+        return "a number has too many digits"
+    return message
+
+
 def split_frontmatter(text: str) -> tuple[int, int, int, int]:
     """Locate the frontmatter: (yaml_start, yaml_end, body_start, yaml_line) offsets/lines."""
     start = 1 if text.startswith("\ufeff") else 0
     first_end = text.find("\n", start)
     first = text[start : first_end if first_end >= 0 else len(text)]
-    if first.rstrip() != FRONTMATTER_FENCE:
+    if first.rstrip(FENCE_TRAILER) != FRONTMATTER_FENCE:
         raise LoadFailure("H106", "missing frontmatter: a packet must start with a '---' line")
     if first_end < 0:
         raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line")
@@ -203,7 +298,7 @@ def split_frontmatter(text: str) -> tuple[int, int, int, int]:
     while position <= len(text):
         end = text.find("\n", position)
         stop = end if end >= 0 else len(text)
-        if text[position:stop].rstrip() in FRONTMATTER_ENDS:
+        if text[position:stop].rstrip(FENCE_TRAILER) in FRONTMATTER_ENDS:
             return yaml_start, position, (stop + 1 if end >= 0 else stop), 1
         if end < 0:
             break
@@ -274,6 +369,9 @@ def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
                           line, column) from None
     except yaml.YAMLError as exc:
         raise LoadFailure("H108", f"YAML error: {exc}", line_offset + 1) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+        raise LoadFailure("H108", f"YAML value cannot be read: {_value_problem(exc)}",
+                          line_offset + 1) from None
     except RecursionError:
         raise LoadFailure("H108", "YAML is nested too deeply", line_offset + 1) from None
     if data is None:

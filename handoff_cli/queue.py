@@ -49,7 +49,8 @@ def entry_for(workspace: Workspace, path: Path, now: datetime) -> QueueEntry:
     """Load one packet file into a queue row (an unloadable file becomes a row with a problem)."""
     shown = workspace.relative(path)
     try:
-        packet = load_packet(path, workspace.settings.max_file_bytes)
+        packet = load_packet(path, workspace.settings.max_file_bytes,
+                             workspace.real_root_text)
     except LoadFailure as failure:
         return QueueEntry(path.stem, "?", "?", "invalid", None, None, False, "", shown,
                           f"{failure.code} {failure.message}")

@@ -109,7 +109,8 @@ def load(workspace: Workspace, ref: str | Path) -> Packet:
 def reload(workspace: Workspace, path: Path) -> Packet:
     """Load the packet at `path` (again)."""
     try:
-        return load_packet(path, workspace.settings.max_file_bytes)
+        return load_packet(path, workspace.settings.max_file_bytes,
+                           workspace.real_root_text)
     except LoadFailure as failure:
         raise PacketError(f"{failure.code} {failure.message}", workspace.relative(path),
                           failure.line) from None

@@ -14,7 +14,7 @@ from typing import Any
 from .errors import NotFoundError
 from .packet import LoadFailure, Packet, load_packet
 from .runbook import ESCALATED_KEY, Runbook
-from .timeutil import duration_text, iso, now_utc, parse_iso
+from .timeutil import duration_text, iso, later, now_utc, parse_iso
 from .workspace import PACKET_SUFFIXES, Workspace, packet_files
 
 # Decided, withdrawn and closed packets keep the owner they were decided under.
@@ -115,25 +115,32 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
     from .editing import EditError
 
     try:
-        packet = load_packet(path, workspace.settings.max_file_bytes)
+        packet = load_packet(path, workspace.settings.max_file_bytes,
+                             workspace.real_root_text)
     except LoadFailure as failure:
         return [], [f"not routed: {failure.code} {failure.message}"]
     plan = plan_packet(workspace, packet, escalate=escalate, actor=actor, now=now)
     if dry_run or not plan.changes:
         return plan.changes, plan.notes
+    from .errors import HandoffError
     from .store import lock_key, packet_lock
 
-    with packet_lock(workspace.state_dir, lock_key(packet.run_id, packet.path)):
-        try:
-            fresh = load_packet(path, workspace.settings.max_file_bytes)
-        except (LoadFailure, OSError) as failure:
-            return [], [f"not routed: it changed while routing ({failure})"]
-        # Plan again from what is on disk now: another writer may have decided it meanwhile.
-        plan = plan_packet(workspace, fresh, escalate=escalate, actor=actor, now=now)
-        try:
+    try:
+        with packet_lock(workspace.state_dir, lock_key(packet.run_id, packet.path)):
+            try:
+                fresh = load_packet(path, workspace.settings.max_file_bytes,
+                                    workspace.real_root_text)
+            except LoadFailure as failure:
+                return [], [f"not routed: it changed while routing ({failure})"]
+            # Plan again from what is on disk now: another writer may have decided it meanwhile.
+            plan = plan_packet(workspace, fresh, escalate=escalate, actor=actor, now=now)
             apply_plan(workspace, fresh, plan)
-        except EditError as exc:
-            return [], [f"not routed: cannot edit it safely: {exc}"]
+    except EditError as exc:
+        return [], [f"not routed: cannot edit it safely: {exc}"]
+    except HandoffError as exc:  # locked by another writer, changed meanwhile, target taken
+        return [], [f"not routed: {exc.message}"]
+    except OSError as exc:
+        return [], [f"not routed: {exc.strerror or exc}"]
     return plan.changes, plan.notes
 
 
@@ -212,7 +219,7 @@ def plan_due(plan: Plan, packet: Packet, shown: str, ttd: timedelta, now: dateti
                     f"{why}; set to now")
     due = parse_iso(data.get("dueBy"))
     if due is None:
-        due = created + ttd
+        due = later(created, ttd)
         plan.updates["dueBy"] = iso(due)
         plan.change(packet, shown, "dueBy", data.get("dueBy"), iso(due),
                     f"createdAt + time to decide ({duration_text(ttd, parts=3)})")

@@ -17,6 +17,7 @@ from .errors import ConfigError
 
 CATEGORIES = ("business_judgment", "risk_authorization", "evidence_gap")
 DEFAULT_TIME_TO_DECIDE = timedelta(days=1)
+MAX_TIME_TO_DECIDE = timedelta(days=3650)
 
 _DURATION_PART = re.compile(
     r"(\d+(?:\.\d+)?)\s*(w|weeks?|d|days?|h|hrs?|hours?|m|mins?|minutes?)\b", re.IGNORECASE
@@ -210,7 +211,10 @@ def as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer far beyond a float's range
+            return float("inf") if value > 0 else float("-inf")
     if isinstance(value, str) and _NUMBER.match(value.strip().replace("_", "")):
         return float(value.strip().replace("_", ""))
     return None
@@ -254,6 +258,8 @@ def parse_duration(text: str) -> timedelta | None:
         position = match.end()
     if position == 0 or stripped[position:].strip():
         return None
+    if total > MAX_TIME_TO_DECIDE.total_seconds():
+        return MAX_TIME_TO_DECIDE + timedelta(seconds=1)  # the caller refuses it as too long
     return timedelta(seconds=total)
 
 
@@ -310,6 +316,9 @@ def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
                 f"timeToDecide '{ttd_text}' of '{name}' is not a duration like 30m, 4h, 2d or 1w",
                 ("handoffTypes", name, "timeToDecide"),
             )
+        if ttd > MAX_TIME_TO_DECIDE or ttd <= timedelta(0):
+            raise fail(f"timeToDecide '{ttd_text}' of '{name}' must be more than 0 and at most "
+                       f"{MAX_TIME_TO_DECIDE.days} days", ("handoffTypes", name, "timeToDecide"))
         if len(set(spec["responses"])) != len(spec["responses"]):
             raise fail(f"responses of '{name}' repeat a label", ("handoffTypes", name, "responses"))
         routes = tuple(

@@ -71,7 +71,8 @@ def queue_stats(workspace: Workspace, *, now: datetime | None = None,
     invalid = 0
     for path in packet_files(workspace.packets_dir):
         try:
-            packets.append(load_packet(path, workspace.settings.max_file_bytes).data)
+            packet = load_packet(path, workspace.settings.max_file_bytes, workspace.real_root_text)
+            packets.append(packet.data)
         except LoadFailure:
             invalid += 1
     exceptions = len(packet_files(workspace.exceptions_dir))

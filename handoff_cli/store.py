@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import ConflictError, HandoffError
 
 TEMP_PREFIX = ".handoff-write-"
+KEY_END = "+"
 
 
 def lock_key(run_id: str | None, path: Path) -> str:
@@ -76,10 +77,11 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str) -> None:
     """Atomically replace `path`, staging under state_dir/tmp (call it holding the lock of
     `key`: temporary files a killed writer of `key` left behind are removed first)."""
     folder = staging_dir(state_dir)
-    for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}.*"):
+    # "+" never appears in a runId or a key, so runId "a" never matches "a.b"'s files.
+    for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}{KEY_END}*"):
         with contextlib.suppress(OSError):
             stale.unlink()
-    temp = _write_temp(folder, text.encode("utf-8"), f"{TEMP_PREFIX}{key}.")
+    temp = _write_temp(folder, text.encode("utf-8"), f"{TEMP_PREFIX}{key}{KEY_END}")
     try:
         with contextlib.suppress(OSError):
             os.chmod(temp, path.stat().st_mode & 0o7777)

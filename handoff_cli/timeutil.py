@@ -28,7 +28,22 @@ def parse_iso(text: object) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-23:59 is past the end of the calendar
+        return None
+
+
+LATEST = datetime.max.replace(tzinfo=timezone.utc)
+EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """moment + delta, held at the ends of the calendar instead of overflowing."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return LATEST if delta >= timedelta(0) else EARLIEST
 
 
 def duration_text(value: timedelta, parts: int = 2) -> str:

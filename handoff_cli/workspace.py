@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 CONFIG_NAME = "handoff.yaml"
 ENV_WORKSPACE = "HANDOFF_WORKSPACE"
 DEFAULT_MAX_FILE_BYTES = 1 << 20
+MAX_MAX_FILE_BYTES = 1 << 30
 SEVERITIES = ("error", "warning", "off")
 PACKET_SUFFIXES = (".md", ".json")
 DEFAULT_GIT_RETRIES = 30
@@ -114,7 +115,12 @@ class Workspace:
     def runbook(self) -> Runbook:
         from .runbook import load_runbook
 
-        return load_runbook(self.runbook_path)
+        try:
+            return load_runbook(self.runbook_path)
+        except ConfigError as exc:  # name the file as the user knows it, from the workspace
+            if isinstance(exc.path, Path):
+                exc.path = self.relative(exc.path)
+            raise
 
     def relative(self, path: Path) -> str:
         """A path as the user should see it: relative to the workspace when inside it."""
@@ -136,7 +142,11 @@ def find_workspace(start: Path | None = None, explicit: Path | str | None = None
         if not (root / CONFIG_NAME).is_file():
             raise ConfigError(f"no {CONFIG_NAME} in workspace directory '{root}'")
         return open_workspace(root)
-    here = (start or Path.cwd()).resolve()
+    try:
+        here = (start or Path.cwd()).resolve()
+    except OSError as exc:  # the current directory was deleted under us
+        raise ConfigError(f"cannot find the current directory ({exc.strerror or exc}); "
+                          "cd to a workspace or pass --workspace DIR") from None
     for candidate in (here, *here.parents):
         if (candidate / CONFIG_NAME).is_file():
             return open_workspace(candidate)
@@ -187,8 +197,10 @@ def parse_settings(data: Any, text: str, path: Path) -> Settings:
         raise fail("'packetFormat' must be md or json", "packetFormat")
     values["packet_format"] = fmt
     max_bytes = lint.get("maxFileBytes", DEFAULT_MAX_FILE_BYTES)
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
-        raise fail("'lint.maxFileBytes' must be a positive integer", "lint", "maxFileBytes")
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1 \
+            or max_bytes > MAX_MAX_FILE_BYTES:
+        raise fail(f"'lint.maxFileBytes' must be a whole number from 1 to {MAX_MAX_FILE_BYTES}",
+                   "lint", "maxFileBytes")
     values["max_file_bytes"] = max_bytes
     values["rule_severity"] = parse_rule_settings(lint.get("rules") or {}, fail)
     values["lint_ignore"] = parse_lint_ignore(lint.get("ignore") or {}, text, fail)

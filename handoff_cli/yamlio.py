@@ -53,7 +53,22 @@ def load_yaml_config(path: Path) -> tuple[Any, str]:
         raise ConfigError(f"YAML syntax error: {problem}", path, line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {exc}", path) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits
+        problem = ("a number has too many digits" if "integer string conversion" in str(exc)
+                   else str(exc))
+        raise ConfigError(f"YAML value cannot be read: {problem}", path,
+                          _line_of_problem(text)) from None
+    except RecursionError:
+        raise ConfigError("YAML is nested too deeply", path) from None
     return data, text
+
+
+def _line_of_problem(text: str) -> int | None:
+    """The line of the first over-long digit run (the usual unreadable value), if any."""
+    import re
+
+    match = re.search(r"\d{4000}", text)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def line_of(text: str, keypath: tuple[str | int, ...]) -> int | None:

@@ -305,7 +305,7 @@ def test_wait_returns_when_returned(workspace: Workspace, root: Path) -> None:
 def test_replace_file_stages_outside_the_packet_folder(workspace: Workspace, root: Path) -> None:
     path = seed(root)
     path.chmod(0o640)
-    stale = workspace.state_dir / "tmp" / f"{store.TEMP_PREFIX}{RUN}.killed"
+    stale = workspace.state_dir / "tmp" / f"{store.TEMP_PREFIX}{RUN}{store.KEY_END}killed"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_text("left by a kill -9")
     store.replace_file(workspace.state_dir, path, RUN, "new text\n")

@@ -16,6 +16,9 @@ from .app import app
 
 def main() -> None:
     """Console-script entry point."""
+    from .app import safe_streams
+
+    safe_streams()
     app(prog_name="handoff")
 
 

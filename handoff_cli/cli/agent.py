@@ -36,9 +36,14 @@ def wait(
 ) -> None:
     """Block until the packet is settled (decided, returned, withdrawn, closed, resolved) and
     print its status as JSON; on timeout print the status too and exit 124."""
+    import math
+
     from ..agent import wait as wait_for
-    from ..errors import WaitTimeout
+    from ..errors import UsageError, WaitTimeout
     from ..textsafe import safe_json
+
+    if timeout is not None and math.isnan(timeout):
+        raise UsageError("--timeout must be a number of seconds, not nan")
 
     workspace = current_workspace(ctx)
     fetch = None

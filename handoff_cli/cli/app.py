@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -104,10 +105,21 @@ def root(
     """Decision packets for AI agents that must hand a decision to a person."""
     from ..render import set_color_flag
 
+    safe_streams()
     if color is not None:
         check_choice(color, ("auto", "always", "never"), "--color")
     set_color_flag(color)
     ctx.obj = {"workspace": workspace, "color": color}
+
+
+def safe_streams() -> None:
+    """Never crash on a stdout or stderr that cannot encode a character (LANG=C, a cp1252
+    pipe): what the encoding lacks is written as a backslash escape instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot change
+                reconfigure(errors="backslashreplace")
 
 
 def current_workspace(ctx: typer.Context, near: Path | None = None) -> Workspace:

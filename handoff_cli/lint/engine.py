@@ -77,7 +77,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding
     use = SuppressionUse()
     for target in targets:
         try:
-            packet = load_packet(target.path, workspace.settings.max_file_bytes)
+            packet = load_packet(target.path, workspace.settings.max_file_bytes,
+                                 workspace.real_root_text)
         except LoadFailure as failure:
             placed = [(failure.code, failure.line, failure.column, failure.message)]
             placed += _markers(target.path, failure, workspace.settings.max_file_bytes)

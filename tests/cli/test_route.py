@@ -158,7 +158,8 @@ def test_broken_rule_is_exit_2_with_file_and_line(run: Any, mixed: Path) -> None
     line = text[: text.index('{amount: "> 5000"}')].count("\n") + 1
     result = run("route")
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"handoff: error: {runbook}:{line}: broken runbook: ")
+    assert result.stderr.startswith(
+        f"handoff: error: runbooks/default.yaml:{line}: broken runbook: ")
     assert "'> five thousand' compares with 'five thousand', which is not a number" in (
         result.stderr)
 
