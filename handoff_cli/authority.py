@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from .runbook import ESCALATED_KEY, Runbook
-from .timeutil import parse_iso
+from .timeutil import later, parse_iso
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def runbook_due(runbook: Runbook, data: Mapping[str, Any]) -> datetime | None:
         at = parse_iso(event.get("at"))
         if at is not None and at > start:
             start = at
-    return start + handoff_type.time_to_decide
+    return later(start, handoff_type.time_to_decide)  # held at the end of the calendar
 
 
 def authority_for(runbook: Runbook, data: Mapping[str, Any], now: datetime) -> Authority:
