@@ -123,6 +123,7 @@ class NewPacket:
     warnings: tuple[str, ...] = ()
     queue: str = "packets"
     hook_problems: tuple[str, ...] = ()
+    replaced: Path | None = None  # new --replaces: the returned packet it closed
 
 
 @dataclass

@@ -312,7 +312,35 @@ def publish(workspace: Workspace, write: Callable[[], T],
     """Run `write` as a shared-store change: fetch and rebase first (so that the write checks
     the packet as the remote has it), then commit only the files it wrote and push, retrying
     when the remote moved. When someone else changed one of those files on the remote first,
-    the local branch is put back to the remote's version and ConflictError names who did it."""
+    the local branch is put back to the remote's version and ConflictError names who did it.
+    Notification hooks fire only once the change is final (never for a change that lost)."""
+    from .hooks import held, release
+
+    with held() as pending:
+        result = _publish(workspace, write, change_of, backoff)
+    return _with_hook_problems(result, release(pending))
+
+
+def _with_hook_problems(result: T, problems: tuple[str, ...]) -> T:
+    """The write's result carrying the problems of the hooks fired after the push."""
+    import dataclasses
+
+    if not problems or not dataclasses.is_dataclass(result) or isinstance(result, type):
+        return result
+    if hasattr(result, "hook_problems"):
+        merged = (*result.hook_problems, *problems)
+        return dataclasses.replace(result, hook_problems=merged)
+    if hasattr(result, "notes"):  # a RouteReport
+        from .routing import RouteNote
+
+        notes = (*result.notes, *(RouteNote("hooks", p) for p in problems))
+        return dataclasses.replace(result, notes=notes)
+    return result
+
+
+def _publish(workspace: Workspace, write: Callable[[], T],
+             change_of: Callable[[T], Change | None] | None,
+             backoff: Backoff | None) -> T:
     repo = open_repo(workspace)
     backoff = backoff or Backoff(attempts=workspace.settings.git_retries)
     with repo_lock(repo):
@@ -423,14 +451,21 @@ def change_for(workspace: Workspace, result: Any) -> Change | None:
 
     if isinstance(result, Recorded):
         event = result.event
-        subject = f"handoff: {result.status} {_clean(result.run_id)}"
+        name = str(event.get("event") or result.status)  # e.g. resubmitted (status open)
+        subject = f"handoff: {_clean(name)} {_clean(result.run_id)}"
         if result.status == "decided":
             subject += f" '{_clean(event.get('option'))}'"
         elif result.status == "returned":
             missing = event.get("missing") or []
             subject += f" (missing: {_clean(', '.join(str(m) for m in missing))})"
-        return Change((result.path,), subject, (_clean(result.run_id),), result.status)
+        return Change((result.path,), subject, (_clean(result.run_id),), _clean(name))
     if isinstance(result, NewPacket):
+        if result.replaced is not None:  # new --replaces also closed the returned packet
+            return Change((result.path, result.replaced),
+                          f"handoff: created {_clean(result.run_id)}, replacing "
+                          f"{_clean(result.replaced.stem)}",
+                          (_clean(result.run_id), _clean(result.replaced.stem)), "resubmitted",
+                          creates=True)
         return Change((result.path,), f"handoff: created {_clean(result.run_id)}",
                       (_clean(result.run_id),), "created", creates=True)
     if isinstance(result, RouteReport):

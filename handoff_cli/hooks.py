@@ -9,7 +9,8 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,46 @@ def hook_env(workspace: Workspace, data: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
+Pending = list[tuple[Workspace, str, Path, "Mapping[str, Any] | None"]]
+_HELD: ContextVar[Pending | None] = ContextVar("handoff_hooks_held", default=None)
+
+
+@contextlib.contextmanager
+def held() -> Iterator[Pending]:
+    """Hold the notifications of the writes inside the block (a git --push write is final only
+    once pushed): the caller fires them with `release` after success; if the block raises
+    (another clone won), they are dropped, so nobody is told of a decision that lost."""
+    pending: Pending = []
+    token = _HELD.set(pending)
+    try:
+        yield pending
+    finally:
+        _HELD.reset(token)
+
+
+def release(pending: Pending) -> tuple[str, ...]:
+    """Fire held notifications; what went wrong, as `notify` returns it."""
+    problems: list[str] = []
+    token = _HELD.set(None)  # fire now, even inside another holder's block
+    try:
+        for workspace, event, path, details in pending:
+            problems += notify(workspace, event, path, details)
+    finally:
+        _HELD.reset(token)
+    return tuple(problems)
+
+
 def notify(workspace: Workspace, event: str, path: Path,
            details: Mapping[str, Any] | None = None) -> tuple[str, ...]:
     """Run the event's hooks, one after another, each bounded by hookTimeout; return what went
-    wrong, one line per failing hook (the caller reports it; the write stands either way)."""
+    wrong, one line per failing hook (the caller reports it; the write stands either way).
+    Inside `held()` they are queued instead, and run by `release`."""
     commands = workspace.settings.hooks.get(event, ())
     if not commands or os.environ.get(ENV_NO_HOOKS, "").strip() not in ("", "0"):
+        return ()
+    pending = _HELD.get()
+    if pending is not None:
+        pending.append((workspace, event, path, details))
         return ()
     data = payload(workspace, event, path, details)
     stdin = json.dumps(data, ensure_ascii=False, default=str) + "\n"

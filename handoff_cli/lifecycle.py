@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -282,4 +283,4 @@ def create_replacement(workspace: Workspace, replaces: str, type_name: str, give
         write_keys(workspace, old, {"status": "closed", "replacedBy": made.run_id,
                                     "outcome": f"replaced by {made.run_id}",
                                     "history": _history(old, event)})
-    return made
+    return replace(made, replaced=old.path)

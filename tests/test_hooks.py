@@ -4,6 +4,7 @@ HANDOFF_* variables; failing or hanging hooks are reported and never undo the wr
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -202,3 +203,37 @@ def test_a_hook_posts_to_a_chat_webhook(run: Any, root: Path, packet: Path,
     posted = json.loads(body)
     assert posted["event"] == "decided" and posted["runId"] == RUN
     assert posted["option"]["label"] == "offer credit" and posted["details"]["by"] == MARIA
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the real git CLI")
+def test_with_git_push_only_the_winning_decision_is_notified(tmp_path: Path) -> None:
+    """Two reviewers in two clones: the one whose push lost is never announced as decided."""
+    from test_gitsync import MARIA as MARIA_GIT
+    from test_gitsync import NO_WAIT, SAM, Team, cli, git, new_args
+
+    from handoff_cli.decisions import decide
+    from handoff_cli.errors import ConflictError
+    from handoff_cli.gitsync import publish
+    from handoff_cli.workspace import open_workspace
+
+    team = Team(tmp_path)
+    seed = team.clone("seed")
+    configure(seed, f"hooks:\n  decided: '{DUMP}'\n")
+    top = seed.parents[1]
+    git(top, "add", "--all")
+    git(top, "commit", "--quiet", "-m", "notify decisions")
+    git(top, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+    agent = team.clone("agent")
+    assert cli(*new_args(agent, "refund-h")).exit_code == 0
+    first, second = team.clone("r1"), team.clone("r2")
+
+    def sam_decides_but_maria_pushes_first() -> Any:
+        won = cli("--workspace", str(first), "decide", "refund-h", "--option", "1",
+                  "--as", MARIA_GIT)
+        assert won.exit_code == 0, won.output
+        return decide(open_workspace(second), "refund-h", "offer credit", None, SAM)
+
+    with pytest.raises(ConflictError):
+        publish(open_workspace(second), sam_decides_but_maria_pushes_first, backoff=NO_WAIT)
+    assert [c["details"]["by"] for c in calls(first, "decided")] == [MARIA_GIT]
+    assert calls(second, "decided") == []

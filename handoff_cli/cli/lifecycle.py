@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from .app import app, current_workspace, report_hooks
+from .sync import PUSH_HELP, written
 
 
 @app.command()
@@ -19,13 +20,16 @@ def withdraw(
                                help="Why the decision is no longer needed."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who withdraws it (default: $HANDOFF_USER, git email)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Withdraw an open or returned packet: the agent no longer needs a decision."""
     from ..api import resolve_identity
     from ..lifecycle import withdraw as withdraw_packet
     from ..textsafe import safe_text
 
-    done = withdraw_packet(current_workspace(ctx), packet, reason, resolve_identity(as_))
+    workspace, identity = current_workspace(ctx), resolve_identity(as_)
+    done = written(workspace, push,
+                   lambda: withdraw_packet(workspace, packet, reason, identity))
     typer.echo(safe_text(f"{done.run_id}: withdrawn"))
     report_hooks(done.hook_problems)
 
@@ -46,6 +50,7 @@ def resubmit(
                                        help="Replace the narrative (- reads stdin)."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who resubmits it (history)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """After a return: supply what is missing and put the packet back in the queue (status
     open, a fresh due time); refused while a field the owner named is still missing."""
@@ -56,7 +61,8 @@ def resubmit(
 
     workspace = current_workspace(ctx)
     given = packet_input(set_, evidence, option, from_json, body)
-    done = resubmit_packet(workspace, packet, given, resolve_identity(as_))
+    identity = resolve_identity(as_)
+    done = written(workspace, push, lambda: resubmit_packet(workspace, packet, given, identity))
     supplied = ", ".join(str(m) for m in done.event.get("supplied", [])) or "nothing named"
     typer.echo(safe_text(f"{done.run_id}: resubmitted (supplied: {supplied}); back in the "
                          "queue"))
@@ -74,6 +80,7 @@ def resolve(
                              help="What was done about the failure."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who resolves it (default: $HANDOFF_USER, git email)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Resolve an item of the exception queue (status resolved) as fixed, retried or
     abandoned."""
@@ -81,6 +88,8 @@ def resolve(
     from ..lifecycle import resolve as resolve_exception
     from ..textsafe import safe_text
 
-    done = resolve_exception(current_workspace(ctx), exception, kind, note, resolve_identity(as_))
+    workspace, identity = current_workspace(ctx), resolve_identity(as_)
+    done = written(workspace, push,
+                   lambda: resolve_exception(workspace, exception, kind, note, identity))
     typer.echo(safe_text(f"{done.run_id}: resolved ({kind})"))
     report_hooks(done.hook_problems)

@@ -216,3 +216,33 @@ def test_wait_prints_the_status_on_timeout_too(run: Any, packet: Path) -> None:
     assert result.exit_code == 124
     assert json.loads(result.stdout)["status"] == "open"
     assert "no decision after 0s" in result.stderr
+
+
+# -- with git as the shared store ---------------------------------------------------------------
+
+
+@pytest.mark.skipif(__import__("shutil").which("git") is None, reason="needs the real git CLI")
+def test_lifecycle_writes_are_pushed(tmp_path: Path) -> None:
+    from test_gitsync import MARIA as MARIA_GIT
+    from test_gitsync import Team, cli, new_args
+
+    team = Team(tmp_path)  # its handoff.yaml says git: {push: true}
+    agent, reviewer = team.clone("agent"), team.clone("reviewer")
+    assert cli(*new_args(agent, "r-1")).exit_code == 0
+    assert cli(*new_args(agent, "r-2")).exit_code == 0
+    assert cli("--workspace", str(reviewer), "decide", "r-1", "--return", "--missing",
+               "customerTier", "--as", MARIA_GIT).exit_code == 0
+    result = cli("--workspace", str(agent), "resubmit", "r-1", "--set", "customerTier=gold")
+    assert result.exit_code == 0, result.output
+    assert "status: open" in team.remote_file("packets/r-1.md")
+    assert team.remote_log("Handoff-Event: resubmitted")
+    assert cli("--workspace", str(agent), "withdraw", "r-2", "--reason", "cancelled"
+               ).exit_code == 0
+    assert "status: withdrawn" in team.remote_file("packets/r-2.md")
+    # new --replaces commits both files: the new packet and the closed returned one.
+    assert cli("--workspace", str(reviewer), "decide", "r-1", "--return", "--missing",
+               "amount", "--as", MARIA_GIT).exit_code == 0
+    result = cli(*new_args(agent, "r-1b"), "--set", "amount=120", "--replaces", "r-1")
+    assert result.exit_code == 0, result.output
+    assert "replacedBy: r-1b" in team.remote_file("packets/r-1.md")
+    assert "replaces: r-1" in team.remote_file("packets/r-1b.md")
