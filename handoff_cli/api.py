@@ -384,19 +384,23 @@ def get_packet(workspace: Workspace, ref: str) -> Packet:
     return load(workspace, ref)
 
 
-def lint(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Any]:
-    """Lint packets (default: the whole workspace queue); return sorted findings."""
+def lint(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True) -> list[Any]:
+    """Lint packets (default: the whole workspace queue); return sorted findings.
+
+    Results are reused from the cache under .handoff/ while nothing they depend on changed;
+    use_cache=False checks every file afresh and leaves the cache alone.
+    """
     from .lint.engine import lint_paths
 
-    return lint_paths(workspace, paths)
+    return lint_paths(workspace, paths, use_cache=use_cache)
 
 
-def lint_by_workspace(paths: Sequence[Path]) -> list[Any]:
+def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True) -> list[Any]:
     """Lint each PATH in its own workspace (the nearest handoff.yaml above it), as pre-commit
     passes them from a repository root; a PATH outside every workspace is one H114 finding."""
     from .lint.groups import lint_by_workspace as grouped
 
-    return grouped(paths)
+    return grouped(paths, use_cache=use_cache)
 
 
 # The rest of the public API lives in its own modules and is imported on first use, so that

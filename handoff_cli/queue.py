@@ -1,19 +1,29 @@
 """The queues: packets awaiting a decision and the exception queue, as plain rows.
 
-`list_queue` loads each packet once, filters and sorts by due time; it never writes.
+`list_queue` loads each packet once (or takes its row from the result cache), filters and sorts
+by due time; it never writes a packet.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .cache import cacheable_stat
 from .errors import UsageError
-from .packet import STATUSES, LoadFailure, is_overdue, load_packet
+from .packet import STATUSES, LoadFailure, is_overdue, load_packet, status_of
 from .timeutil import now_utc, parse_iso
 from .workspace import Workspace, packet_files
+
+if TYPE_CHECKING:
+    from .cache import ResultCache
+
+# Below this many files, list reads no cache: loading them is quicker than loading it.
+CACHE_MIN_FILES = 32
 
 
 @dataclass(frozen=True)
@@ -45,26 +55,65 @@ class QueueEntry:
 AWAITING = frozenset({"open", "returned"})
 
 
-def entry_for(workspace: Workspace, path: Path, now: datetime) -> QueueEntry:
+ROW_KEYS = ("runId", "handoffType", "ownerRole", "status", "createdAt", "dueBy",
+            "triggerReason", "escalatedTo")
+
+
+def row_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The values of a packet a queue row shows (kept in the result cache by lint and list)."""
+    return {key: data[key] for key in ROW_KEYS if isinstance(data.get(key), str)}
+
+
+def entry_for(workspace: Workspace, path: Path, now: datetime,
+              cache: ResultCache | None = None) -> QueueEntry:
     """Load one packet file into a queue row (an unloadable file becomes a row with a problem)."""
     shown = workspace.relative(path)
+    max_bytes = workspace.settings.max_file_bytes
+    cached = st = None
+    if cache is not None:
+        st = cacheable_stat(path)
+        if st is not None:
+            cached = cache.part(os.path.abspath(path), st, "row")
+    row = cached if isinstance(cached, dict) and cached.get("max") == max_bytes else None
+    if row is None:
+        data_bytes = None
+        try:
+            packet = load_packet(path, max_bytes, workspace.real_root_text)
+        except LoadFailure as failure:
+            row = {"problem": f"{failure.code} {failure.message}", "max": max_bytes}
+        else:
+            row = {"fields": row_fields(packet.data), "max": max_bytes}
+            data_bytes = packet.text.encode("utf-8")
+        if cache is not None and st is not None:
+            cache.put(os.path.abspath(path), st, data_bytes, "row", row)
     try:
-        packet = load_packet(path, workspace.settings.max_file_bytes,
-                             workspace.real_root_text)
-    except LoadFailure as failure:
+        return entry_from_row(row, path, shown, now)
+    except (TypeError, ValueError, AttributeError):  # a cached row of another shape
+        if cache is None:
+            raise
+        return entry_for(workspace, path, now, None)
+
+
+def entry_from_row(row: dict[str, Any], path: Path, shown: str, now: datetime) -> QueueEntry:
+    """A queue row from the fields row_fields kept (or the problem loading found)."""
+    problem = row.get("problem")
+    if problem is not None:
         return QueueEntry(path.stem, "?", "?", "invalid", None, None, False, "", shown,
-                          f"{failure.code} {failure.message}")
-    data = packet.data
+                          str(problem))
+    fields = row["fields"]
+    if not isinstance(fields, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
+        raise TypeError("cached row fields are not text")
 
     def text(key: str, default: str = "") -> str:
-        value = data.get(key)
+        value = fields.get(key)
         return value if isinstance(value, str) else default
 
     return QueueEntry(
-        run_id=packet.run_id or path.stem, handoff_type=text("handoffType", "?"),
-        owner_role=text("ownerRole", "?"), status=packet.status,
+        run_id=text("runId") or path.stem, handoff_type=text("handoffType", "?"),
+        owner_role=text("ownerRole", "?"), status=status_of(fields),
         created_at=text("createdAt") or None, due_by=text("dueBy") or None,
-        overdue=is_overdue(data, now), trigger=text("triggerReason"), path=shown,
+        overdue=is_overdue(fields, now), trigger=text("triggerReason"), path=shown,
         escalated_to=text("escalatedTo") or None,
     )
 
@@ -72,7 +121,7 @@ def entry_for(workspace: Workspace, path: Path, now: datetime) -> QueueEntry:
 def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
                status: str | None = None, handoff_type: str | None = None,
                overdue: bool = False, exceptions: bool = False,
-               now: datetime | None = None) -> list[QueueEntry]:
+               now: datetime | None = None, use_cache: bool = True) -> list[QueueEntry]:
     """The review queue (or the exception queue), filtered, sorted by due time then runId.
 
     `owners=None` means any owner; an empty sequence matches nothing (a person in no role).
@@ -80,7 +129,15 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
     check_filters(workspace, owners, status, handoff_type)
     now = now or now_utc()
     folder = workspace.exceptions_dir if exceptions else workspace.packets_dir
-    entries = [entry_for(workspace, path, now) for path in packet_files(folder)]
+    files = packet_files(folder)
+    cache = None
+    if use_cache and len(files) >= CACHE_MIN_FILES:
+        from .cache import ResultCache
+
+        cache = ResultCache(workspace.state_dir)
+    entries = [entry_for(workspace, path, now, cache) for path in files]
+    if cache is not None:
+        cache.save()
     if owners is not None:
         entries = [e for e in entries if e.owner_role in owners]
     if status is not None:

@@ -365,13 +365,18 @@ def resolve_inside(workspace: Workspace, value: str) -> tuple[Path | None, str |
 
 def packet_files(folder: Path) -> list[Path]:
     """Packet files under a folder (recursively), sorted; hidden entries are skipped."""
-    found: list[Path] = []
+    return [Path(name) for name in packet_file_names(folder)]
+
+
+def packet_file_names(folder: Path) -> list[str]:
+    """packet_files as strings (in the same order: by path components), for large queues."""
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if name.endswith(PACKET_SUFFIXES) and not name.startswith("."):
-                found.append(Path(dirpath) / name)
-    found.sort()
+        prefix = dirpath + os.sep
+        found += [prefix + name for name in filenames
+                  if name.endswith(PACKET_SUFFIXES) and not name.startswith(".")]
+    found.sort(key=lambda name: name.split(os.sep))
     return found
 
 

@@ -20,6 +20,8 @@ def lint_command(
     fmt: str = typer.Option("text", "--format", "-f", help="text, json, github or sarif."),
     exit_zero: bool = typer.Option(False, "--exit-zero", help="Exit 0 even when errors are found."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line on stderr."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Check every file afresh; neither read nor write the cache."),
 ) -> None:
     """Check packets against the schema, the four questions, the runbook and the workspace."""
     from ..api import lint, lint_by_workspace
@@ -29,9 +31,9 @@ def lint_command(
     given = list(paths or [])
     explicit = (ctx.find_root().obj or {}).get("workspace") or os.environ.get("HANDOFF_WORKSPACE")
     if given and not explicit:  # each PATH in its own workspace (pre-commit from a repo root)
-        findings = lint_by_workspace(given)
+        findings = lint_by_workspace(given, use_cache=not no_cache)
     else:
-        findings = lint(current_workspace(ctx), given)
+        findings = lint(current_workspace(ctx), given, use_cache=not no_cache)
     output = format_findings(findings, fmt)
     if output:
         typer.echo(output, nl=False)

@@ -21,6 +21,8 @@ def list_command(
     exceptions: bool = typer.Option(False, "--exceptions", help="Show the exception queue."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL", help="Identity for --mine."),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Read every packet afresh; neither read nor write the cache."),
 ) -> None:
     """The queue, sorted by due time: runId, type, owner, status, age, due, trigger."""
     from ..api import resolve_identity
@@ -40,7 +42,7 @@ def list_command(
             notice(f"note: {identity} is a member of no role in the runbook")
         owners = [*(owners or []), *roles]
     entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
-                         overdue=overdue, exceptions=exceptions)
+                         overdue=overdue, exceptions=exceptions, use_cache=not no_cache)
     if fmt == "json":
         typer.echo(safe_json([e.as_dict() for e in entries]))
         return

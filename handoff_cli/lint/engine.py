@@ -1,17 +1,21 @@
 """The lint engine: collect files, load each once, run the rules, place and filter findings.
 
-Loading is separate from checking so that a cache can sit between them.
+Per-file results come from the cache (cache.py) or from checking the file; cross-file rules
+(a runId seen twice) run on every run over all files, so they are never stale.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from ..cache import cacheable_stat
 from ..packet import LoadFailure, Packet, load_packet
-from ..workspace import PACKET_SUFFIXES, Workspace, packet_files
+from ..workspace import PACKET_SUFFIXES, Workspace, packet_file_names, packet_files
 from .registry import RULES_BY_CODE
 from .rules import CHECKS, PLACEHOLDER, Issue, LintContext, conflict_marker_issues
 from .suppress import (
@@ -52,8 +56,11 @@ def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]
     every packet file in the workspace's packets/ and exceptions/."""
     if not paths:
         targets = []
+        root = str(workspace.root) + os.sep
         for folder in (workspace.packets_dir, workspace.exceptions_dir):
-            targets += [Target(f, _relative(f, workspace.root)) for f in packet_files(folder)]
+            targets += [Target(Path(f), f[len(root):].replace(os.sep, "/")
+                               if f.startswith(root) else _relative(Path(f), workspace.root))
+                        for f in packet_file_names(folder)]
         return targets
     targets = []
     for given in paths:
@@ -64,45 +71,244 @@ def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]
     return targets
 
 
-def lint_paths(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Finding]:
-    """Lint packet files and return every finding at its configured severity, sorted."""
+# Below this many files a run reads no cache: checking them is quicker than loading it.
+CACHE_MIN_FILES = 32
+# Above this many files to check, a cold run also uses the other cores.
+POOL_MIN_FILES = 1500
+
+Placed = tuple[str, int, int, str]  # rule code, line, column, message
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What checking one file found, before cross-file rules (H601) and suppressions (which
+    depend on the whole run): cacheable as it is."""
+
+    issues: list[Placed]
+    run_id: str | None
+    reads: list[list[Any]]
+    directives: list[Directive]  # the file's `# handoff: disable=` comments
+    row: dict[str, Any] | None  # the queue row's fields, for `list`
+    data: bytes | None  # the bytes checked, for the cache's content hash
+
+
+def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
+               workers: int | None = None) -> list[Finding]:
+    """Lint packet files and return every finding at its configured severity, sorted.
+
+    Findings are reused from the cache under .handoff/ only while nothing they depend on has
+    changed; `workers` (default: one per core, for large runs) checks cold files in parallel.
+    """
     context = LintContext(workspace, workspace.runbook, template_placeholders(workspace))
     exceptions_context = replace(context, in_exceptions=True)
     exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
     targets = collect_targets(workspace, paths)
+    cache = None
+    if use_cache and len(targets) >= CACHE_MIN_FILES:
+        from ..cache import ResultCache
+
+        cache = ResultCache(workspace.state_dir)
+        context_key = context_digest(workspace, context)
+    results: list[Checked | None] = [None] * len(targets)
+    stats: list[os.stat_result | None] = [None] * len(targets)
+    todo: list[tuple[int, str, bool]] = []
+    absolutes = [os.path.abspath(t.path) for t in targets]
+    for index, absolute in enumerate(absolutes):
+        in_exceptions = absolute.startswith(exceptions_prefix)
+        if cache is not None:
+            stat_result = cacheable_stat(absolute)
+            if stat_result is not None:
+                stats[index] = stat_result
+                hit = _cached(cache, absolute, stat_result, context_key, in_exceptions,
+                              exceptions_context if in_exceptions else context)
+                if hit is not None:
+                    results[index] = hit
+                    continue
+        todo.append((index, str(targets[index].path), in_exceptions))
+
+    def check_one(item: tuple[int, str, bool]) -> Checked:
+        _, path, in_exceptions = item
+        return check_file(Path(path), workspace,
+                          exceptions_context if in_exceptions else context)
+
+    checked_all = check_all(todo, check_one, workers)
+    for (index, _, in_exceptions), checked in zip(todo, checked_all, strict=True):
+        results[index] = checked
+        before = stats[index]
+        if cache is not None and before is not None:
+            absolute = absolutes[index]
+            cache.put(absolute, before, checked.data, "lint", {
+                "ctx": context_key, "ex": in_exceptions,
+                "issues": checked.issues, "rid": checked.run_id, "reads": checked.reads,
+                "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]})
+            if checked.row is not None:
+                cache.put(absolute, before, checked.data, "row", checked.row)
+
     # A default run lints every queue file, so the listing answers "does a twin exist?".
-    queue_listing = None if paths else {os.path.abspath(t.path) for t in targets}
+    queue_listing = None if paths else set(absolutes)
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     use = SuppressionUse()
-    for target in targets:
-        try:
-            packet = load_packet(target.path, workspace.settings.max_file_bytes,
-                                 workspace.real_root_text)
-        except LoadFailure as failure:
-            placed = [(failure.code, failure.line, failure.column, failure.message)]
-            placed += _markers(target.path, failure, workspace.settings.max_file_bytes)
-            findings += _placed(workspace, target.shown,
-                                suppressed(workspace, target.path, placed, [], use))
-            continue
-        in_exceptions = os.path.abspath(target.path).startswith(exceptions_prefix)
-        issues = list(check_packet(packet, exceptions_context if in_exceptions else context))
-        issues += duplicate_issues(packet, workspace, seen_ids, target.shown, queue_listing)
-        issues = [i for i in issues if severity_of(workspace, i.code) != "off"]
-        directives = file_directives(packet.text) if packet.kind == "md" else []
+    for target, result in zip(targets, results, strict=True):
+        assert result is not None
+        checked = result
+        issues = list(checked.issues)
+        duplicates = duplicate_issues(checked.run_id, target.path, workspace, seen_ids,
+                                      target.shown, queue_listing)
+        duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
+        if duplicates:
+            try:
+                packet = load_packet(target.path, workspace.settings.max_file_bytes,
+                                     workspace.real_root_text)
+            except LoadFailure:  # changed since it was checked: the next run reports that
+                issues += [(i.code, 1, 1, i.message) for i in duplicates]
+            else:
+                issues += _positions(packet, duplicates)
         findings += _placed(workspace, target.shown,
-                            suppressed(workspace, target.path, _positions(packet, issues),
-                                       directives, use))
+                            suppressed(workspace, target.path, issues, checked.directives, use))
     if not paths and workspace.settings.lint_ignore:  # only a whole run knows what is unused
         findings += _placed(workspace, _relative(workspace.config_path, workspace.root),
                             unused_entries(workspace.settings.lint_ignore, use))
+    if cache is not None:
+        if not paths:
+            cache.keep_only(set(absolutes))
+        cache.save()
     findings.sort()
     return findings
 
 
-def suppressed(workspace: Workspace, path: Path, placed: list[tuple[str, int, int, str]],
-               directives: list[Directive], use: SuppressionUse
-               ) -> list[tuple[str, int, int, str]]:
+def check_file(path: Path, workspace: Workspace, context: LintContext) -> Checked:
+    """Load one file and run every per-file rule on it."""
+    from ..queue import row_fields
+
+    context.reads.clear()
+    try:
+        packet = load_packet(path, workspace.settings.max_file_bytes, workspace.real_root_text)
+    except LoadFailure as failure:
+        placed = [(failure.code, failure.line, failure.column, failure.message)]
+        placed += _markers(path, failure, workspace.settings.max_file_bytes)
+        issues = [i for i in placed if severity_of(workspace, i[0]) != "off"]
+        return Checked(issues, None, [], [], {"problem": f"{failure.code} {failure.message}",
+                                              "max": workspace.settings.max_file_bytes}, None)
+    found = [i for i in check_packet(packet, context) if severity_of(workspace, i.code) != "off"]
+    reads = [list(r) for r in context.reads]
+    context.reads.clear()
+    row = {"fields": row_fields(packet.data), "max": workspace.settings.max_file_bytes}
+    directives = file_directives(packet.text) if packet.kind == "md" else []
+    return Checked(_positions(packet, found), packet.run_id, reads, directives, row,
+                   packet.text.encode("utf-8"))
+
+
+def _cached(cache: Any, path: str, st: os.stat_result, context_key: str, in_exceptions: bool,
+            context: LintContext) -> Checked | None:
+    part = cache.part(path, st, "lint")
+    try:
+        if (not isinstance(part, dict) or part.get("ctx") != context_key
+                or part.get("ex") is not in_exceptions
+                or not context.reads_unchanged(part.get("reads"))):
+            return None
+        issues = [(str(c), int(line), int(col), str(m)) for c, line, col, m in part["issues"]]
+        if any(code not in RULES_BY_CODE for code, *_ in issues):
+            return None
+        run_id = part.get("rid")
+        if run_id is not None and not isinstance(run_id, str):
+            return None
+        directives = [Directive(str(given), None if code is None else str(code), int(line),
+                                int(column)) for given, code, line, column in part["directives"]]
+        if any(d.code is not None and d.code not in RULES_BY_CODE for d in directives):
+            return None
+    except (TypeError, ValueError, KeyError):
+        return None  # an entry of another shape: check the file again
+    return Checked(issues, run_id, [], directives, None, None)
+
+
+def check_all(items: list[Any], check: Callable[[Any], Checked],
+              workers: int | None) -> list[Checked]:
+    """check(item) for every item, in order; large runs are shared with forked workers."""
+    if workers is None:
+        workers = usable_cores() if len(items) >= POOL_MIN_FILES else 1
+    if workers <= 1 or len(items) < 2 or not _can_fork():
+        return [check(item) for item in items]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # The parent checks one share itself; the rest goes to workers in interleaved chunks.
+    own = len(items) // workers
+    rest = items[own:]
+    size = max(1, len(rest) // ((workers - 1) * 4))
+    chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
+    with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork"),
+                             initializer=_set_worker_check, initargs=(check,)) as pool:
+        futures = [pool.submit(_check_chunk, chunk) for chunk in chunks]
+        results = [check(item) for item in items[:own]]
+        for future in futures:
+            results += future.result()
+    return results
+
+
+_worker_check: Callable[[Any], Checked] | None = None  # set once in each forked worker
+
+
+def _set_worker_check(check: Callable[[Any], Checked]) -> None:
+    global _worker_check
+    _worker_check = check
+
+
+def _check_chunk(chunk: list[Any]) -> list[Checked]:
+    assert _worker_check is not None
+    return [_worker_check(item) for item in chunk]
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+    import threading
+
+    # fork copies the loaded runbook and rules for free; with threads running it is unsafe.
+    return (sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def context_files(workspace: Workspace) -> list[Path]:
+    """Workspace-wide files whose bytes the findings depend on (besides packets, templates and
+    recorded reads): their content keys the cache. A rule reading another such file adds it."""
+    files = [workspace.config_path, workspace.runbook_path]
+    if workspace.settings.signatures != "off":  # H801-H802 verify with these and ssh-keygen
+        files += [p for p in (workspace.allowed_signers_path, workspace.revoked_keys_path) if p]
+    return files
+
+
+def context_digest(workspace: Workspace, context: LintContext) -> str:
+    """One digest of everything outside the packet that every finding may depend on."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    ssh_keygen = ""
+    if workspace.settings.signatures != "off":
+        import shutil
+
+        ssh_keygen = shutil.which("ssh-keygen") or ""
+    for part in (workspace.real_root_text, repr(workspace.settings), ssh_keygen,
+                 "\n".join(sorted(context.template_placeholders))):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    for path in context_files(workspace):
+        try:
+            digest.update(path.read_bytes())
+        except OSError as exc:
+            digest.update(f"unreadable {exc.errno}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def suppressed(workspace: Workspace, path: Path, placed: list[Placed],
+               directives: list[Directive], use: SuppressionUse) -> list[Placed]:
     """A file's placed issues after its `# handoff: disable=` comments and handoff.yaml's
     `lint.ignore` (suppress.py), with an H901 for each suppression that suppressed nothing."""
     settings = workspace.settings
@@ -115,7 +321,7 @@ def suppressed(workspace: Workspace, path: Path, placed: list[tuple[str, int, in
                          settings.file_suppressions)
 
 
-def _markers(path: Path, failure: LoadFailure, max_bytes: int) -> list[tuple[str, int, int, str]]:
+def _markers(path: Path, failure: LoadFailure, max_bytes: int) -> list[Placed]:
     """H113 for a file that did not parse: conflict markers are the likely reason why."""
     from ..packet import read_packet_text
 
@@ -137,20 +343,20 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
             yield issue
 
 
-def duplicate_issues(packet: Packet, workspace: Workspace, seen_ids: dict[str, str], shown: str,
+def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
+                     seen_ids: dict[str, str], shown: str,
                      queue_listing: set[str] | None) -> list[Issue]:
     """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues
     (found from the listing of a full run, else by looking for the twin files)."""
-    run_id = packet.run_id
     if run_id is None:
         return []
     if run_id in seen_ids:
         where = seen_ids[run_id]
         return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     seen_ids[run_id] = shown
-    if queue_listing is not None or packet.path.stem != run_id:
+    if queue_listing is not None or path.stem != run_id:
         return []
-    own = os.path.realpath(packet.path)
+    own = os.path.realpath(path)
     for folder in (workspace.packets_dir, workspace.exceptions_dir):
         for suffix in PACKET_SUFFIXES:
             twin = folder / f"{run_id}{suffix}"
@@ -174,7 +380,7 @@ def template_placeholders(workspace: Workspace) -> frozenset[str]:
     return frozenset(names)
 
 
-def _positions(packet: Packet, issues: list[Issue]) -> list[tuple[str, int, int, str]]:
+def _positions(packet: Packet, issues: list[Issue]) -> list[Placed]:
     placed = []
     for issue in issues:
         if issue.line is not None:
@@ -185,8 +391,7 @@ def _positions(packet: Packet, issues: list[Issue]) -> list[tuple[str, int, int,
     return placed
 
 
-def _placed(workspace: Workspace, shown: str,
-            issues: list[tuple[str, int, int, str]]) -> list[Finding]:
+def _placed(workspace: Workspace, shown: str, issues: list[Placed]) -> list[Finding]:
     findings = []
     for code, line, column, message in issues:
         severity = severity_of(workspace, code)

@@ -37,7 +37,7 @@ def workspace_root_of(path: Path, roots: dict[str, Path | None]) -> Path | None:
     return found
 
 
-def lint_by_workspace(paths: Sequence[Path]) -> list[Finding]:
+def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True) -> list[Finding]:
     """Lint each PATH in its own workspace; a PATH outside every workspace is linted in the
     current folder's workspace, and outside that too it is one H114 finding.
     Findings of all workspaces come back in one sorted list. A broken handoff.yaml or runbook
@@ -61,7 +61,7 @@ def lint_by_workspace(paths: Sequence[Path]) -> list[Finding]:
         groups.setdefault(root, []).append(path)
     for root, members in groups.items():
         workspace: Workspace = open_workspace(root)
-        findings += lint_paths(workspace, members)
+        findings += lint_paths(workspace, members, use_cache=use_cache)
     findings.sort()
     return findings
 

@@ -9,6 +9,8 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ..authority import authority_for, recorded_escalation, runbook_due
@@ -57,15 +59,65 @@ class LintContext:
     in_exceptions: bool = False
     # Evidence path -> (exists, refusal reason); many packets share evidence folders.
     evidence_cache: dict[str, tuple[bool, str | None]] = field(default_factory=dict)
+    # What the checks of the current packet read besides it (the lint cache re-checks these
+    # before reusing its findings). A rule that reads any other file must go through a method
+    # here that records it, or list a workspace-wide file in engine.context_files.
+    reads: list[list[Any]] = field(default_factory=list)
 
     def evidence_status(self, value: str) -> tuple[bool, str | None]:
-        """Whether a workspace-relative evidence path exists, or why it is refused."""
+        """Whether a workspace-relative evidence path exists, or why it is refused (recorded)."""
+        exists, reason = self.evidence_state(value)
+        self.reads.append(["evidence", value, exists, reason])
+        return exists, reason
+
+    def evidence_state(self, value: str) -> tuple[bool, str | None]:
+        """evidence_status without recording the read."""
         cached = self.evidence_cache.get(value)
         if cached is None:
             real, reason = resolve_inside(self.workspace, value)
             cached = (real is not None and os.path.exists(real), reason)
             self.evidence_cache[value] = cached
         return cached
+
+    def file_state(self, path: Path) -> list[int] | None:
+        """The identity of a file a rule reads for this packet (None if absent), recorded so
+        that a change to the file re-checks the packet."""
+        state = file_state(path)
+        self.reads.append(["file", str(path), state])
+        return state
+
+    def now(self) -> datetime:
+        """The current time, for a rule whose answer depends on it (recorded: the lint cache
+        never reuses such a packet's findings)."""
+        self.reads.append(["clock"])
+        return now_utc()
+
+    def reads_unchanged(self, reads: Any) -> bool:
+        """Whether every recorded read would give the same answer now."""
+        if not isinstance(reads, list):
+            return False
+        for read in reads:
+            if not isinstance(read, list) or not read:
+                return False
+            if read[0] == "evidence" and len(read) == 4 and isinstance(read[1], str):
+                if list(self.evidence_state(read[1])) != read[2:]:
+                    return False
+            elif read[0] == "file" and len(read) == 3 and isinstance(read[1], str):
+                if file_state(Path(read[1])) != read[2]:
+                    return False
+            else:  # the clock, or a read of a kind this version does not know
+                return False
+        return True
+
+
+def file_state(path: Path) -> list[int] | None:
+    """A file's identity (size, mtime, ctime, inode, device), or None when it is absent."""
+    from ..cache import file_identity
+
+    try:
+        return file_identity(os.stat(path))
+    except (OSError, ValueError):
+        return None
 
 
 def unanswered(value: Any) -> str | None:
@@ -118,8 +170,10 @@ def check_conflict_markers(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
 
 def check_schema(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     """H201: the packet JSON Schema."""
-    from ..schema import packet_validator
+    from ..schema import fast_is_valid, packet_validator
 
+    if fast_is_valid("packet", packet.data):
+        return
     for error in packet_validator().iter_errors(packet.data):
         path = tuple(error.absolute_path)
         where = _dotted(path)
@@ -290,7 +344,7 @@ def check_decision(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     if status == "decided" and not isinstance(option, str):
         yield Issue("H704", ("decision",), "status is 'decided' but the decision names no option")
     if isinstance(by, str):
-        authority = authority_for(ctx.runbook, data, moment or now_utc())
+        authority = authority_for(ctx.runbook, data, moment or ctx.now())
         if authority.problem is None and not authority.admits(ctx.runbook, by):
             yield Issue("H702", ("decision", "by"), f"'{by}' is not a member of the owner role "
                         f"'{authority.owner}'" + (" or a role above it" if len(authority.roles) > 1

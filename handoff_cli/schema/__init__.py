@@ -1,6 +1,8 @@
 """The JSON Schemas that ship in the package (packet and runbook) and cached validators.
 
 `handoff schema` prints packet.schema.json; it works unchanged with other JSON Schema tools.
+A compiled validator (jsonschema-rs) decides valid/invalid fast; jsonschema is the reference
+that explains an invalid instance, so messages never depend on which one is installed.
 """
 
 from __future__ import annotations
@@ -42,3 +44,27 @@ def packet_validator() -> Any:
 def runbook_validator() -> Any:
     """A compiled validator for runbooks."""
     return _validator("runbook")
+
+
+@cache
+def _fast_validator(name: str) -> Any:
+    try:
+        import jsonschema_rs
+    except ImportError:  # an optional accelerator: jsonschema alone gives the same answers
+        return None
+    try:
+        return jsonschema_rs.validator_for(load_schema(name))
+    except Exception:  # a schema it cannot compile is checked by the reference alone
+        return None
+
+
+def fast_is_valid(name: str, instance: Any) -> bool:
+    """True only when the compiled validator accepts `instance`; False means "ask jsonschema"
+    (invalid, not JSON-typed, or no compiled validator), never "invalid" on its own."""
+    validator = _fast_validator(name)
+    if validator is None:
+        return False
+    try:
+        return bool(validator.is_valid(instance))
+    except Exception:  # bytes, sets, NaN or huge ints from YAML: the reference decides
+        return False

@@ -1,0 +1,327 @@
+"""The result cache under .handoff/cache/: reused only while nothing a finding depends on changed.
+
+Every test lints real files twice or more and checks what a user sees after each kind of change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SEED_MD, seed_json, write_packet
+
+import handoff_cli.cache
+from handoff_cli.lint import engine
+from handoff_cli.lint.engine import lint_paths
+from handoff_cli.workspace import open_workspace
+
+SEED_NAME = "refund-review-2026-05-24-1500"
+CACHE = Path(".handoff") / "cache" / "results.json"
+
+
+@pytest.fixture(autouse=True)
+def cache_every_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small workspaces use the cache too (normally it starts at 32 files)."""
+    import handoff_cli.queue
+
+    monkeypatch.setattr(engine, "CACHE_MIN_FILES", 1)
+    monkeypatch.setattr(handoff_cli.queue, "CACHE_MIN_FILES", 1)
+
+
+def lint_rules(run: Any, *args: str) -> list[tuple[str, str]]:
+    result = run("lint", "--format", "json", *args)
+    assert "Traceback" not in result.output + result.stderr
+    return [(f["path"], f["rule"]) for f in json.loads(result.stdout)]
+
+
+def seed_packets(root: Path, count: int = 3) -> None:
+    for i in range(count):
+        run_id = f"refund-{i:03d}"
+        write_packet(root, f"{run_id}.md", SEED_MD.replace(SEED_NAME, run_id))
+
+
+def forge_findings(root: Path, name: str, message: str) -> None:
+    """Rewrite the cached findings of one file (identity and hash untouched)."""
+    path = root / CACHE
+    data = json.loads(path.read_text())
+    entry = data["entries"][str(root / "packets" / name)]
+    entry["lint"]["issues"] = [["H301", 1, 1, message]]
+    path.write_text(json.dumps(data))
+
+
+def test_warm_run_reuses_cached_findings(run: Any, root: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_packets(root)
+    write_packet(root, "wrong-owner.md",
+                 SEED_MD.replace(SEED_NAME, "wrong-owner").replace(
+                     "ownerRole: customer-success-lead", "ownerRole: data-owner"))
+    cold = lint_rules(run)
+    assert cold == [("packets/wrong-owner.md", "H503")]
+    assert (root / CACHE).is_file()
+    assert (root / ".handoff" / ".gitignore").read_text() == "*\n"
+
+    def no_loading(*args: Any) -> None:
+        raise AssertionError("a warm run loaded a packet")
+
+    monkeypatch.setattr(engine, "load_packet", no_loading)
+    assert lint_rules(run) == cold
+
+
+def test_cached_findings_are_what_is_reported(run: Any, root: Path) -> None:
+    """The cache is really read (a forged entry shows) and --no-cache really bypasses it."""
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    forge_findings(root, "refund-000.md", "forged")
+    assert lint_rules(run) == [("packets/refund-000.md", "H301")]
+    assert lint_rules(run, "--no-cache") == []
+
+
+def test_no_cache_writes_nothing(run: Any, root: Path) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run, "--no-cache") == []
+    assert not (root / CACHE).exists()
+
+
+def test_edit_with_same_size_and_mtime_is_rechecked(run: Any, root: Path) -> None:
+    seed_packets(root, 1)
+    path = root / "packets" / "refund-000.md"
+    assert lint_rules(run) == []
+    before = path.stat()
+    vague = SEED_MD.replace(SEED_NAME, "refund-000").replace(
+        "agentGoal: Prepare refund decision material for high-value requests",
+        "agentGoal: " + "please review".ljust(len(
+            "Prepare refund decision material for high-value requests")))
+    path.write_text(vague)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    assert lint_rules(run) == [("packets/refund-000.md", "H301")]
+
+
+def test_old_entry_with_other_bytes_is_not_trusted(run: Any, root: Path) -> None:
+    """A recorded identity that happens to match is not enough while the file is fresh: the
+    content hash decides (the 'racy' case of a write within one timestamp tick)."""
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    path = root / CACHE
+    data = json.loads(path.read_text())
+    [entry] = data["entries"].values()
+    entry["sha"] = "0" * 64
+    entry["lint"]["issues"] = [["H301", 1, 1, "stale"]]
+    path.write_text(json.dumps(data))
+    assert lint_rules(run) == []
+
+
+def test_runbook_change_rechecks(run: Any, root: Path) -> None:
+    seed_packets(root, 2)
+    assert lint_rules(run) == []
+    runbook = root / "runbooks" / "default.yaml"
+    runbook.write_text(runbook.read_text().replace("customer-success-lead", "cs-lead"))
+    rules = lint_rules(run)
+    assert {rule for _, rule in rules} == {"H502"} and len(rules) == 2
+
+
+def test_settings_change_rechecks(run: Any, root: Path) -> None:
+    write_packet(root, "wrong-owner.md",
+                 SEED_MD.replace(SEED_NAME, "wrong-owner").replace(
+                     "ownerRole: customer-success-lead", "ownerRole: data-owner"))
+    assert lint_rules(run) == [("packets/wrong-owner.md", "H503")]
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text().replace("  rules: {}", "  rules:\n    H503: off"))
+    assert lint_rules(run) == []
+    config.write_text(config.read_text().replace("H503: off", "H503: warning"))
+    result = run("lint")
+    assert result.exit_code == 0 and "H503" in result.stdout and "(warning)" in result.stdout
+
+
+def test_evidence_deleted_and_restored(run: Any, root: Path) -> None:
+    seed_packets(root, 2)
+    assert lint_rules(run) == []
+    evidence = root / "workspace" / "refunds" / "2026-05-24" / "orders.xlsx"
+    evidence.unlink()
+    assert [rule for _, rule in lint_rules(run)] == ["H401", "H401"]
+    evidence.write_text("back\n")
+    assert lint_rules(run) == []
+
+
+def test_evidence_replaced_by_symlink_out_of_workspace(run: Any, root: Path,
+                                                      tmp_path: Path) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    secret = tmp_path / "secret.txt"
+    secret.write_text("secret\n")
+    evidence = root / "workspace" / "refunds" / "2026-05-24" / "orders.xlsx"
+    evidence.unlink()
+    os.symlink(secret, evidence)
+    assert lint_rules(run) == [("packets/refund-000.md", "H403")]
+
+
+def test_template_change_rechecks_placeholders(run: Any, root: Path) -> None:
+    text = SEED_MD.replace(SEED_NAME, "refund-000") + "Customer: $customerName\n"
+    write_packet(root, "refund-000.md", text)
+    assert lint_rules(run) == []
+    template = root / "templates" / "customer_exception.md"
+    template.write_text(template.read_text() + "\nCustomer: $customerName\n")
+    assert lint_rules(run) == [("packets/refund-000.md", "H603")]
+
+
+def test_duplicate_run_id_is_found_from_cached_files(run: Any, root: Path) -> None:
+    write_packet(root, f"{SEED_NAME}.md", SEED_MD)
+    write_packet(root, "copy.json", seed_json())
+    first = lint_rules(run)
+    assert ("packets/copy.json", "H601") in first or (f"packets/{SEED_NAME}.md", "H601") in first
+    assert lint_rules(run) == first
+    (root / "packets" / "copy.json").unlink()
+    assert lint_rules(run) == []
+
+
+def test_new_tool_version_drops_the_cache(run: Any, root: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    forge_findings(root, "refund-000.md", "forged")
+    monkeypatch.setattr(handoff_cli.cache, "__version__", "999.0")
+    assert lint_rules(run) == []
+    assert json.loads((root / CACHE).read_text())["tool"] == handoff_cli.cache.tool_fingerprint()
+
+
+@pytest.mark.parametrize("garbage", [
+    b"", b"{", b"\x00\xff\xfe", b"[]", b'{"version": 1}', b'{"version": 99, "entries": {}}',
+    b"null", b'{"version": 1, "tool": "x", "entries": []}',
+])
+def test_corrupt_cache_is_ignored_and_rebuilt(run: Any, root: Path, garbage: bytes) -> None:
+    seed_packets(root, 2)
+    (root / CACHE).parent.mkdir(parents=True)
+    (root / CACHE).write_bytes(garbage)
+    assert lint_rules(run) == []
+    data = json.loads((root / CACHE).read_text())
+    assert data["version"] == handoff_cli.cache.CACHE_VERSION and len(data["entries"]) == 2
+
+
+@pytest.mark.parametrize("entry", [
+    "nonsense", [], {"id": "x"}, {"id": None, "lint": 3},
+])
+def test_entries_of_another_shape_are_rechecked(run: Any, root: Path, entry: Any) -> None:
+    write_packet(root, "wrong-owner.md",
+                 SEED_MD.replace(SEED_NAME, "wrong-owner").replace(
+                     "ownerRole: customer-success-lead", "ownerRole: data-owner"))
+    assert lint_rules(run) == [("packets/wrong-owner.md", "H503")]
+    data = json.loads((root / CACHE).read_text())
+    key = str(root / "packets" / "wrong-owner.md")
+    data["entries"][key] = entry
+    (root / CACHE).write_text(json.dumps(data))
+    assert lint_rules(run) == [("packets/wrong-owner.md", "H503")]
+
+
+def test_forged_entry_parts_of_the_wrong_type_are_rechecked(run: Any, root: Path) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    data = json.loads((root / CACHE).read_text())
+    [entry] = data["entries"].values()
+    for bad in ([["H999", 1, 1, "no such rule"]], [[1]], "x", [["H301", "a", 1, "m"]]):
+        entry["lint"]["issues"] = bad
+        (root / CACHE).write_text(json.dumps(data))
+        assert lint_rules(run) == []
+
+
+def test_cache_in_a_read_only_place_is_skipped(run: Any, root: Path) -> None:
+    seed_packets(root, 1)
+    (root / ".handoff").mkdir(exist_ok=True)
+    (root / ".handoff" / "cache").write_text("a file where the folder would be\n")
+    assert lint_rules(run) == []
+    assert run("lint").exit_code == 0
+
+
+def test_concurrent_runs_never_tear_the_cache(root: Path) -> None:
+    """Real processes racing on one workspace: each gets the full answer; the cache stays whole."""
+    seed_packets(root, 40)
+    write_packet(root, "wrong-owner.md",
+                 SEED_MD.replace(SEED_NAME, "wrong-owner").replace(
+                     "ownerRole: customer-success-lead", "ownerRole: data-owner"))
+    command = [sys.executable, "-m", "handoff_cli", "lint", "--format", "json"]
+    outputs: list[str] = []
+
+    def lint_once() -> None:
+        done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
+        outputs.append(done.stdout)
+
+    for _ in range(3):
+        threads = [threading.Thread(target=lint_once) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        data = json.loads((root / CACHE).read_text())
+        assert len(data["entries"]) == 41
+    assert len(outputs) == 12
+    assert all([(f["path"], f["rule"]) for f in json.loads(out)]
+               == [("packets/wrong-owner.md", "H503")] for out in outputs)
+    assert list((root / ".handoff" / "tmp").iterdir()) == []
+
+
+def test_lint_without_the_cache_threshold_uses_it_at_scale(root: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(engine, "CACHE_MIN_FILES", 32)
+    seed_packets(root, 5)
+    workspace = open_workspace(root)
+    assert lint_paths(workspace) == []
+    assert not (root / CACHE).exists()  # five files: quicker to check than to read a cache
+    seed_packets(root, 40)
+    assert lint_paths(workspace) == []
+    assert len(json.loads((root / CACHE).read_text())["entries"]) == 40
+
+
+def test_pool_gives_the_serial_answer(root: Path) -> None:
+    seed_packets(root, 30)
+    write_packet(root, "refund-007.json", seed_json(runId="refund-007"))  # a duplicate runId
+    write_packet(root, "empty.md", "")
+    write_packet(root, "vague.md", SEED_MD.replace(SEED_NAME, "vague").replace(
+        "agentGoal: Prepare refund decision material for high-value requests",
+        "agentGoal: TBD"))
+    write_packet(root, "late.md", "x", folder="exceptions")
+    workspace = open_workspace(root)
+    serial = lint_paths(workspace, use_cache=False, workers=1)
+    assert {f.rule for f in serial} == {"H601", "H105", "H301", "H106"}
+    assert lint_paths(workspace, use_cache=False, workers=2) == serial
+    assert lint_paths(workspace, use_cache=False, workers=3) == serial
+    assert lint_paths(workspace, workers=2) == serial
+    assert lint_paths(workspace, workers=2) == serial  # warm
+
+
+def test_list_uses_the_cache_and_sees_edits(run: Any, root: Path) -> None:
+    seed_packets(root, 3)
+    first = json.loads(run("list", "--format", "json").stdout)
+    assert [row["ownerRole"] for row in first] == ["customer-success-lead"] * 3
+    assert json.loads(run("list", "--format", "json").stdout) == first
+    assert json.loads(run("list", "--format", "json", "--no-cache").stdout) == first
+    path = root / "packets" / "refund-001.md"
+    path.write_text(path.read_text().replace("ownerRole: customer-success-lead",
+                                             "ownerRole: data-owner"))
+    rows = {row["runId"]: row for row in json.loads(run("list", "--format", "json").stdout)}
+    assert rows["refund-001"]["ownerRole"] == "data-owner"
+    path.write_text("---\nrunId: [\n")
+    rows = {row["runId"]: row for row in json.loads(run("list", "--format", "json").stdout)}
+    assert rows["refund-001"]["status"] == "invalid"
+
+
+def test_list_after_lint_matches_list_without_cache(run: Any, root: Path) -> None:
+    seed_packets(root, 3)
+    write_packet(root, "broken.md", "---\nx: [\n")
+    run("lint")
+    warm = run("list", "--format", "json").stdout
+    assert warm == run("list", "--format", "json", "--no-cache").stdout
+
+
+def test_list_overdue_is_computed_now_not_cached(run: Any, root: Path) -> None:
+    text = SEED_MD.replace(SEED_NAME, "refund-000").replace(
+        "---\nThe customer", "dueBy: '2001-01-01T00:00:00Z'\n---\nThe customer")
+    write_packet(root, "refund-000.md", text)
+    [row] = json.loads(run("list", "--format", "json").stdout)
+    assert row["overdue"] is True
+    [row] = json.loads(run("list", "--format", "json").stdout)
+    assert row["overdue"] is True
