@@ -325,3 +325,57 @@ def test_list_overdue_is_computed_now_not_cached(run: Any, root: Path) -> None:
     assert row["overdue"] is True
     [row] = json.loads(run("list", "--format", "json").stdout)
     assert row["overdue"] is True
+
+
+def test_a_finding_that_read_the_clock_is_never_reused(run: Any, root: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """H702 for a decision without a readable `at` depends on whether the packet is overdue
+    now: the escalation role may decide only then."""
+    from datetime import datetime, timezone
+
+    import handoff_cli.timeutil
+
+    decided = SEED_MD.replace(SEED_NAME, "refund-000").replace("---\nThe customer", (
+        "status: decided\ncreatedAt: '2030-01-01T00:00:00Z'\n"
+        "decision: {option: approve refund, by: dana.kim@example.com}\n---\nThe customer"))
+    write_packet(root, "refund-000.md", decided)
+
+    def at(moment: datetime) -> None:
+        monkeypatch.setattr(handoff_cli.timeutil, "now_utc", lambda: moment)
+        monkeypatch.setattr("handoff_cli.lint.rules.now_utc", lambda: moment, raising=False)
+
+    at(datetime(2030, 1, 1, 1, tzinfo=timezone.utc))  # within the 4h to decide
+    assert ("packets/refund-000.md", "H702") in lint_rules(run)
+    at(datetime(2030, 1, 2, tzinfo=timezone.utc))  # overdue: the escalation role may decide
+    assert ("packets/refund-000.md", "H702") not in lint_rules(run)
+
+
+def test_suppressions_apply_to_cached_findings(run: Any, root: Path) -> None:
+    wrong = SEED_MD.replace(SEED_NAME, "legacy-1").replace(
+        "ownerRole: customer-success-lead", "ownerRole: data-owner")
+    write_packet(root, "legacy/legacy-1.md", wrong)
+    assert lint_rules(run) == [("packets/legacy/legacy-1.md", "H503")]
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text().replace(
+        "  rules: {}\n", "  rules: {}\n  ignore:\n    \"packets/legacy/*\": [H503]\n"))
+    assert lint_rules(run) == []
+    assert lint_rules(run) == []  # warm: the entry was used, so no H901 for it
+    path = root / "packets" / "legacy" / "legacy-1.md"
+    path.write_text(path.read_text().replace("ownerRole: data-owner",
+                                             "ownerRole: customer-success-lead"))
+    assert lint_rules(run) == [("handoff.yaml", "H901")]
+    assert lint_rules(run) == [("handoff.yaml", "H901")]
+
+
+def test_file_directives_survive_the_cache(run: Any, root: Path) -> None:
+    wrong = SEED_MD.replace(SEED_NAME, "refund-000").replace(
+        "ownerRole: customer-success-lead", "ownerRole: data-owner").replace(
+        "runId:", "# handoff: disable=H503\nrunId:")
+    write_packet(root, "refund-000.md", wrong)
+    assert lint_rules(run) == []
+    assert lint_rules(run) == []
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text().replace(
+        "  rules: {}\n", "  rules: {}\n  fileSuppressions: false\n"))
+    assert sorted(lint_rules(run)) == [("packets/refund-000.md", "H503"),
+                                       ("packets/refund-000.md", "H901")]
