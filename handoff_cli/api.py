@@ -200,14 +200,16 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                   fmt: str | None = None, strict: bool = False,
                   extra_history: Sequence[Mapping[str, Any]] = (),
                   event: str = "created", vet: Callable[[Path, str], None] | None = None,
-                  replaces: str | None = None) -> NewPacket:
+                  replaces: str | None = None, exception: bool = False) -> NewPacket:
     """Scaffold a packet from the type's template, route its owner and write it atomically.
 
     A trigger that is an unplanned failure (a runbook exception trigger) goes straight into
-    the exception queue. Without a runId one is made from the type and the time, with a
-    -2, -3... suffix when that name is taken. `strict` refuses (NotCleanError, nothing
-    written) a packet that would not lint clean; `vet` may refuse the text before it is
-    written. `extra_history` goes before the created event (`new --replaces`).
+    the exception queue; `exception` files it there in any case, without the type's template
+    (an unplanned failure offers no options: MCP's report_exception). Without a runId one is
+    made from the type and the time, with a -2, -3... suffix when that name is taken.
+    `strict` refuses (NotCleanError, nothing written) a packet that would not lint clean;
+    `vet` may refuse the text before it is written. `extra_history` goes before the created
+    event (`new --replaces`).
     """
     from .hooks import notify
 
@@ -217,7 +219,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
         raise UsageError(f"unknown handoff type '{type_name}'; the runbook has: "
                          f"{', '.join(sorted(runbook.types))}")
     now = now or now_utc()
-    template = template_text(workspace, handoff_type.template)
+    template = "---\n---\n" if exception else template_text(workspace, handoff_type.template)
     names = placeholder_names(template)
     template_keys = set(template_data(template))
     fills = frozenset(k for k in given.values if k in names and k not in template_keys)
@@ -236,12 +238,14 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
         warnings.append(f"ownerRole '{data['ownerRole']}' replaced by the runbook's owner "
                         f"'{owner}' for {type_name}")
     trigger = runbook.exception_trigger_for(data.get("triggerReason"))
-    folder = workspace.exceptions_dir if trigger is not None else workspace.packets_dir
+    to_exceptions = exception or trigger is not None
+    folder = workspace.exceptions_dir if to_exceptions else workspace.packets_dir
     created: dict[str, Any] = {"event": "created", "at": iso(now), "by": identity or "agent"}
     if replaces is not None:
         created["replaces"] = replaces
     if trigger is not None:
         created["trigger"] = trigger.name
+    if trigger is not None and not exception:
         warnings.append(f"the trigger is an unplanned failure ({trigger.name}): filed in the "
                         f"exception queue, {workspace.settings.exceptions}/")
     data.update({
@@ -257,7 +261,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                                                      run_id, fmt, body, handoff_type.template),
                           strict, vet)
     made = NewPacket(path=path, run_id=path.stem, owner_role=owner, warnings=tuple(warnings),
-                     queue="exceptions" if trigger is not None else "packets")
+                     queue="exceptions" if to_exceptions else "packets")
     problems = notify(workspace, event, path, created)
     return replace(made, hook_problems=problems)
 

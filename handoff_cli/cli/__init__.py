@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import agent as _agent  # noqa: F401  (registers commands)
 from . import lifecycle as _lifecycle  # noqa: F401
 from . import lint as _lint  # noqa: F401
+from . import mcp as _mcp  # noqa: F401
 from . import packets as _packets  # noqa: F401
 from . import queue as _queue  # noqa: F401
 from . import review as _review  # noqa: F401

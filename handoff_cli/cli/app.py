@@ -40,7 +40,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 COMMAND_ORDER = ("init", "new", "lint", "route", "list", "show", "decide", "status", "wait",
                  "close", "withdraw", "resubmit", "resolve", "sync", "stats", "brief", "schema",
-                 "rules", "demo")
+                 "rules", "mcp", "demo")
 
 
 class HandoffGroup(TyperGroup):
