@@ -455,3 +455,99 @@ def test_an_unreachable_remote_is_a_git_error_before_anything_is_written(team: T
     assert not (ws / "packets" / "refund-11.md").exists()
     with pytest.raises(GitError):
         sync(open_workspace(ws))
+
+
+def add_setting(ws: Path, text: str) -> None:
+    """Change handoff.yaml in this clone only (left uncommitted, like a person's local tweak)."""
+    with (ws / "handoff.yaml").open("a", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def test_hooks_fire_once_the_push_landed_and_never_for_the_loser(team: Team) -> None:
+    agent = team.clone("agent")
+    assert cli(*new_args(agent, "refund-12")).exit_code == 0
+    first, second = team.clone("r1"), team.clone("r2")
+    logs = {ws: team.tmp / f"{ws.parents[1].name}-hooks.log" for ws in (first, second)}
+    for ws, log in logs.items():
+        add_setting(ws, f"hooks: {{decided: 'cat >> {log}'}}\n")
+
+    def maria_pushes_first() -> Any:
+        won = cli("--workspace", str(first), "decide", "refund-12", "--option", "1",
+                  "--as", MARIA)
+        assert won.exit_code == 0, won.output
+        assert logs[first].exists(), won.output
+        assert json.loads(logs[first].read_text(encoding="utf-8"))["event"] == "decided"
+        return decide(open_workspace(second), "refund-12", "offer credit", None, SAM)
+
+    with pytest.raises(ConflictError):
+        publish(open_workspace(second), maria_pushes_first, backoff=NO_WAIT)
+    assert not logs[second].exists()  # the losing decision notified no one
+    assert len(logs[first].read_text(encoding="utf-8").splitlines()) == 1
+
+
+def test_withdraw_resubmit_and_replace_push_their_files(team: Team) -> None:
+    agent = team.clone("agent")
+    for run_id in ("refund-13", "refund-14"):
+        assert cli(*new_args(agent, run_id)).exit_code == 0
+    assert cli("--workspace", str(agent), "withdraw", "refund-13", "--reason",
+               "the customer cancelled the order").exit_code == 0
+    assert team.remote_log()[0].splitlines()[0] == "handoff: withdrawn refund-13"
+    reviewer = team.clone("r1")
+    assert cli("--workspace", str(reviewer), "decide", "refund-14", "--return", "--missing",
+               "invoice", "--as", MARIA).exit_code == 0
+    replaced = cli(*new_args(agent, "refund-15"), "--replaces", "refund-14",
+                   "--set", "invoice=INV-7")
+    assert replaced.exit_code == 0, replaced.output
+    top = agent.parents[1]
+    assert sorted(files_of(top)) == ["team/ops/packets/refund-14.md",
+                                     "team/ops/packets/refund-15.md"]
+    assert "status: closed" in team.remote_file("packets/refund-14.md")
+    assert_clean_state(top)
+
+
+def test_wait_pull_returns_a_verified_decision_and_ignores_a_forged_one(team: Team) -> None:
+    if shutil.which("ssh-keygen") is None:
+        pytest.skip("ssh-keygen is not installed: signed decisions need real OpenSSH")
+    keys = team.tmp / "keys"
+    keys.mkdir()
+    for who in ("maria", "mallory"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who,
+                        "-f", str(keys / who)], check=True)
+    seed = team.clone("seed")
+    public = (keys / "maria.pub").read_text(encoding="utf-8").split()
+    (seed / "allowed_signers").write_text(f"{MARIA} {public[0]} {public[1]}\n",
+                                          encoding="utf-8")
+    add_setting(seed, "decisions: {signatures: required, allowedSigners: allowed_signers}\n")
+    git(seed, "add", "--all")
+    git(seed, "commit", "--quiet", "-m", "require signed decisions")
+    git(seed, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    agent = team.clone("agent")
+    for run_id in ("signed-1", "forged-1"):
+        assert cli(*new_args(agent, run_id)).exit_code == 0
+    reviewer = team.clone("r1")
+    signed = cli("--workspace", str(reviewer), "decide", "signed-1", "--option", "offer credit",
+                 "--as", MARIA, "--key", str(keys / "maria"))
+    assert signed.exit_code == 0, signed.output
+    # An attacker replays that signed decision on the other packet, with plain git.
+    from handoff_cli.editing import set_keys
+    from handoff_cli.packet import load_packet
+
+    attacker = team.clone("mallory")
+    target = attacker / "packets" / "forged-1.md"
+    stolen = load_packet(attacker / "packets" / "signed-1.md").data
+    target.write_text(set_keys(target.read_text(encoding="utf-8"), "md", {
+        "status": "decided", "decision": stolen["decision"],
+        "history": [*load_packet(target).data["history"], stolen["history"][-1]]}),
+        encoding="utf-8")
+    git(attacker.parents[1], "commit", "--quiet", "-am", "approve it myself")
+    git(attacker.parents[1], "push", "--quiet", "origin", "HEAD:refs/heads/main")
+
+    waited = cli("--workspace", str(agent), "wait", "signed-1", "--pull", "--timeout", "0")
+    assert waited.exit_code == 0, waited.output
+    data = json.loads(waited.stdout)
+    assert data["status"] == "decided" and data["verified"] is True
+    assert data["option"]["label"] == "offer credit"
+    refused = cli("--workspace", str(agent), "wait", "forged-1", "--pull", "--timeout", "0")
+    assert refused.exit_code == 124
+    assert json.loads(refused.stdout)["verified"] is False
