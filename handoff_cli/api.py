@@ -414,6 +414,7 @@ _LAZY = {
     "Recorded": "decisions", "close": "decisions", "decide": "decisions",
     "return_packet": "decisions",
     "PacketStatus": "agent", "status": "agent", "wait": "agent",
+    "Verdict": "signing", "verify_packets": "signing", "verdict_of": "signing",
     "brief_markdown": "brief",
     "withdraw": "lifecycle", "resubmit": "lifecycle", "resolve": "lifecycle",
     "create_replacement": "lifecycle",
@@ -434,6 +435,7 @@ if TYPE_CHECKING:
     from .queue import QueueEntry, list_queue
     from .review import ReviewView, review
     from .routing import RouteChange, RouteNote, RouteReport, route_packets
+    from .signing import Verdict, verdict_of, verify_packets
     from .stats import DecisionTimes, Stats, queue_stats
 
 
@@ -451,9 +453,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Backoff", "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry",
     "Recorded", "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "SyncResult",
-    "brief_markdown", "close", "create_packet", "create_replacement", "decide",
+    "Verdict", "brief_markdown", "close", "create_packet", "create_replacement", "decide",
     "find_packet_file", "get_packet", "init_workspace", "lint", "lint_by_workspace",
     "list_queue", "publish", "pull",
     "queue_stats", "resolve", "resolve_identity", "resolve_packet_path", "resubmit",
-    "return_packet", "review", "route_packets", "status", "sync", "wait", "withdraw",
+    "return_packet", "review", "route_packets", "status", "sync", "verdict_of", "verify_packets",
+    "wait", "withdraw",
 ]

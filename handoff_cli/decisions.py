@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConflictError, NotAllowedError, PacketError, UsageError
+from .errors import ConflictError, NotAllowedError, PacketError, SigningError, UsageError
 from .packet import Packet, content_digest
 from .review import (
     CLOSABLE,
@@ -121,6 +121,13 @@ def check_member(workspace: Workspace, packet: Packet, identity: str | None,
     return identity
 
 
+def check_key_flag(workspace: Workspace, key: str | Path | None) -> None:
+    """A signing key given while decisions.signatures is off is a usage error, not a no-op."""
+    if key is not None and workspace.settings.signatures == "off":
+        raise SigningError("--key given, but decisions.signatures is off in handoff.yaml; "
+                           "nothing recorded")
+
+
 def check_can_decide(workspace: Workspace, ref: str | Path, identity: str | None) -> ReviewView:
     """Before prompting: the packet is open and the reviewer may decide it; its view."""
     packet = load(workspace, ref)
@@ -196,6 +203,7 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
     if seen_digest is not None and not seen_digest.strip():
         raise UsageError("--digest is empty: give the digest from 'show --format json', or "
                          "leave --digest out")
+    check_key_flag(workspace, key)
 
     def prepare(packet: Packet) -> tuple[str, str | None, str]:
         by = check_member(workspace, packet, identity, now)  # authority before all else

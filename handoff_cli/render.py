@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from .queue import QueueEntry
+    from .review import ReviewView
     from .routing import RouteReport
     from .stats import Stats
 
@@ -323,7 +324,7 @@ def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any
         _grid([("Status", _due_text(view, now)),
                ("File", esc(view.path)),
                ("Owner", esc(view.owner_role or "(none)")),
-               ("May decide", esc(", ".join(view.members) if view.members else "anyone"))]),
+               ("May decide", _may_decide(view))]),
         _heading("Goal and trigger"),
         _grid([("Goal", esc(view.goal or "(missing)")),
                ("Trigger", esc(view.trigger or "(missing)"))]),
@@ -356,7 +357,7 @@ def review_markdown(view: Any) -> str:
               f"- **Type:** {_md_cell(view.handoff_type)}"
               + (f" ({view.category})" if view.category else ""),
               f"- **Owner:** {_md_cell(view.owner_role)} (may decide: "
-              f"{_md_cell(', '.join(view.members)) if view.members else 'anyone'})",
+              f"{_md_cell(_may_decide_text(view))})",
               f"- **Goal:** {_md_cell(view.goal)}", f"- **Trigger:** {_md_cell(view.trigger)}",
               "", "### Evidence", "", "| name | path | exists | size | modified |",
               "|---|---|---|---|---|"]
@@ -443,3 +444,17 @@ def stats_view(stats: Stats) -> Any:
     if stats.returns_by_field:
         parts.append(counts("Returns by missing field", stats.returns_by_field))
     return Group(*parts)
+
+
+def _may_decide_text(view: ReviewView) -> str:
+    """Who the runbook lets decide, or why nobody may until `handoff route` repairs it."""
+    if view.authority_problem:
+        return f"nobody: {view.authority_problem}"
+    return ", ".join(view.members) if view.members else "anyone"
+
+
+def _may_decide(view: ReviewView) -> Any:
+    from rich.text import Text
+
+    text = safe_text(_may_decide_text(view))
+    return Text(text, style="bold red") if view.authority_problem else Text(text)

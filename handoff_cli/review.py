@@ -80,6 +80,7 @@ class ReviewView:
     decision: Mapping[str, Any] | None
     outcome: str | None
     digest: str
+    authority_problem: str | None = None  # why the runbook lets nobody decide it as it stands
 
     def as_dict(self) -> dict[str, Any]:
         """The view as JSON-ready data (packet keys keep their camelCase names)."""
@@ -95,6 +96,7 @@ class ReviewView:
             "history": [dict(event) for event in self.history],
             "decision": dict(self.decision) if self.decision is not None else None,
             "outcome": self.outcome, "digest": self.digest,
+            "authorityProblem": self.authority_problem,
         }
 
 
@@ -157,11 +159,20 @@ def option_rows(data: Mapping[str, Any]) -> tuple[OptionRow, ...]:
 
 def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -> ReviewView:
     """The review view of a loaded packet."""
+    from .authority import authority_for
+
     data = packet.data
     runbook = workspace.runbook
     type_name = _text(data, "handoffType")
     owner = _text(data, "ownerRole")
     role = runbook.roles.get(owner)
+    authority = authority_for(runbook, data, now or now_utc())
+    members: tuple[str, ...] = role.members if role else ()
+    if authority.problem is None:  # who the runbook admits: the owner, and the chain if due
+        members = tuple(dict.fromkeys(m for r in authority.roles if r in runbook.roles
+                                      for m in runbook.roles[r].members))
+        if any(not runbook.roles[r].members for r in authority.roles if r in runbook.roles):
+            members = ()
     handoff_type = runbook.types.get(type_name)
     history = data.get("history")
     decision = data.get("decision")
@@ -174,14 +185,14 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -
         overdue=is_overdue(data, now or now_utc()),
         goal=_text(data, "agentGoal"), trigger=_text(data, "triggerReason"),
         evidence=evidence_rows(workspace, data), options=option_rows(data),
-        owner_role=owner, members=role.members if role else (),
+        owner_role=owner, members=members,
         next_action=_text(data, "agentNextActionAfterDecision"),
         body=packet.body if packet.kind == "md" else _text(data, "body"),
         history=tuple(e for e in history if isinstance(e, dict)) if isinstance(history, list)
         else (),
         decision=decision if isinstance(decision, dict) else None,
         outcome=outcome if isinstance(outcome, str) else None,
-        digest=content_digest(packet),
+        digest=content_digest(packet), authority_problem=authority.problem,
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import NotAllowedError, SigningError
+from .errors import ConfigError, NotAllowedError, NotFoundError, SigningError
 from .packet import Packet, content_digest
 from .timeutil import parse_iso
 from .workspace import Workspace
@@ -310,3 +311,121 @@ def verdict_of(workspace: Workspace, packet: Packet) -> Verdict:
         return verdict("invalid", "decisions.allowedSigners is not set in handoff.yaml", by, at)
     check = check_signature(data, signature, by, at, allowed, workspace.revoked_keys_path)
     return verdict("verified" if check.ok else "invalid", check.reason, by, at)
+
+
+def verify_packets(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Verdict]:
+    """The verdict of every recorded decision in the given packets (default: packets/)."""
+    from .packet import LoadFailure, load_packet
+    from .workspace import PACKET_SUFFIXES, packet_files
+
+    if workspace.allowed_signers_path is None:
+        raise ConfigError("nothing to verify against: set decisions.allowedSigners in "
+                          "handoff.yaml (see README, 'Signed decisions')",
+                          workspace.config_path)
+    files: list[Path] = []
+    for given in paths or [workspace.packets_dir]:
+        if given.is_dir():
+            files.extend(packet_files(given))
+        elif given.is_file() and given.suffix in PACKET_SUFFIXES:
+            files.append(given)
+        else:
+            raise NotFoundError("no such packet file or folder", given)
+    verdicts: list[Verdict] = []
+    for path in sorted(dict.fromkeys(files)):
+        try:
+            packet = load_packet(path, workspace.settings.max_file_bytes)
+        except LoadFailure as failure:
+            verdicts.append(Verdict(workspace.relative(path), path.stem, "unreadable",
+                                    "invalid", None, None, f"{failure.code} {failure.message}"))
+            continue
+        verdict = verdict_of(workspace, packet)
+        if verdict.state != "none" or packet.status in ("decided", "returned", "closed"):
+            if verdict.state == "none":
+                verdict = Verdict(verdict.path, verdict.run_id, verdict.status, "invalid",
+                                  None, None, f"status is '{packet.status}' but no decision "
+                                  "is recorded")
+            verdicts.append(verdict)
+    return verdicts
+
+
+def failed(workspace: Workspace, verdict: Verdict) -> bool:
+    """Whether a verdict fails `handoff verify`: invalid, or unsigned where signatures are
+    required."""
+    return verdict.state == "invalid" or (verdict.state == "unsigned"
+                                          and workspace.settings.signatures == "required")
+
+
+# -- the allowed-signers file -----------------------------------------------------------------
+
+_TOKEN = re.compile(r'(?:[^\s"]|"[^"]*")+')
+KEY_TYPES = ("ssh-", "ecdsa-", "sk-", "rsa-sha2-")
+
+
+@dataclass(frozen=True)
+class SignerEntry:
+    """One line of an allowed-signers file: its principals, options and key."""
+
+    line: int
+    principals: tuple[str, ...]
+    options: str
+    key: str
+
+
+def parse_allowed_signers(text: str) -> tuple[list[SignerEntry], list[tuple[int, str]]]:
+    """The entries of an OpenSSH allowed-signers file, and the lines that are not entries."""
+    entries: list[SignerEntry] = []
+    problems: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        tokens = _TOKEN.findall(line)
+        index = next((i for i, t in enumerate(tokens) if i > 0 and t.startswith(KEY_TYPES)),
+                     None)
+        if index is None or index + 1 >= len(tokens):
+            problems.append((number, "not an allowed-signers entry (principals [options] "
+                             "keytype key)"))
+            continue
+        principals = tuple(p.strip('"') for p in tokens[0].split(",") if p.strip('"'))
+        entries.append(SignerEntry(number, principals, " ".join(tokens[1:index]),
+                                   f"{tokens[index]} {tokens[index + 1]}"))
+    return entries, problems
+
+
+def signer_problems(workspace: Workspace) -> list[tuple[int, str]]:
+    """What is wrong with the allowed-signers file, as (line, message): missing or unreadable,
+    a key listed for several principals or a pattern, a principal in no role."""
+    path = workspace.allowed_signers_path
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [(1, f"cannot read the allowed-signers file: {exc}")]
+    entries, problems = parse_allowed_signers(text)
+    runbook = workspace.runbook
+    owners: dict[str, tuple[str, int]] = {}
+    for entry in entries:
+        namespaces = re.search(r'namespaces="([^"]*)"', entry.options)
+        if namespaces and NAMESPACE not in namespaces.group(1).split(","):
+            continue  # a key for git or another tool only: it cannot sign decisions
+        if "cert-authority" in entry.options:
+            problems.append((entry.line, "a cert-authority entry vouches for any name its "
+                             "certificates carry; list each member's own key instead"))
+        if len(entry.principals) != 1:
+            problems.append((entry.line, f"one key is listed for several principals "
+                             f"({', '.join(entry.principals)}); each key must belong to one "
+                             "person"))
+        for principal in entry.principals:
+            if any(ch in principal for ch in "*?!"):
+                problems.append((entry.line, f"principal '{principal}' is a pattern; name one "
+                                 "person"))
+            elif not runbook.roles_of(principal):
+                problems.append((entry.line, f"principal '{principal}' is not a member of any "
+                                 "role in the runbook"))
+            seen = owners.get(entry.key)
+            if seen is not None and seen[0].casefold() != principal.casefold():
+                problems.append((entry.line, f"this key is also listed for '{seen[0]}' (line "
+                                 f"{seen[1]}); each key must belong to one person"))
+            owners.setdefault(entry.key, (principal, entry.line))
+    return sorted(problems)

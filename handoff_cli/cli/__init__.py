@@ -12,6 +12,7 @@ from . import review as _review  # noqa: F401
 from . import routing as _routing  # noqa: F401
 from . import setup as _setup  # noqa: F401
 from . import sync as _sync  # noqa: F401
+from . import verify as _verify  # noqa: F401
 from .app import app
 
 

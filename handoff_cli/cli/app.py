@@ -39,8 +39,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 COMMAND_ORDER = ("init", "new", "lint", "route", "list", "show", "decide", "status", "wait",
-                 "close", "withdraw", "resubmit", "resolve", "sync", "stats", "brief", "schema",
-                 "rules", "mcp", "demo")
+                 "close", "verify", "withdraw", "resubmit", "resolve", "sync", "stats", "brief",
+                 "schema", "rules", "mcp", "demo")
 
 
 class HandoffGroup(TyperGroup):

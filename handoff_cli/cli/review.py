@@ -113,7 +113,13 @@ def decide(
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""
     from ..api import resolve_identity
-    from ..decisions import check_can_decide, choose_option, decide, return_packet
+    from ..decisions import (
+        check_can_decide,
+        check_key_flag,
+        choose_option,
+        decide,
+        return_packet,
+    )
     from ..textsafe import safe_text
 
     if return_ and option is not None:
@@ -124,6 +130,7 @@ def decide(
         raise UsageError("--digest is empty: give the digest from 'show --format json', or "
                          "leave --digest out")
     workspace = current_workspace(ctx, near=packet_file(packet))
+    check_key_flag(workspace, key)
     identity = resolve_identity(as_)
     pull_first(workspace, push)  # the reviewer sees, and decides on, the remote's version
     view = check_can_decide(workspace, packet, identity)

@@ -173,6 +173,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         if not paths:
             cache.keep_only(set(absolutes))
         cache.save()
+    if not paths and workspace.settings.signatures != "off":
+        findings += signer_findings(workspace)
     findings.sort()
     return findings
 
@@ -305,6 +307,17 @@ def context_digest(workspace: Workspace, context: LintContext) -> str:
             digest.update(f"unreadable {exc.errno}".encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def signer_findings(workspace: Workspace) -> list[Finding]:
+    """H803: the allowed-signers file itself (checked by a whole run when signatures are on)."""
+    from ..signing import signer_problems
+
+    path = workspace.allowed_signers_path
+    if path is None:
+        return []
+    problems = [("H803", line, 1, message) for line, message in signer_problems(workspace)]
+    return _placed(workspace, _relative(path, workspace.root), problems)
 
 
 def suppressed(workspace: Workspace, path: Path, placed: list[Placed],

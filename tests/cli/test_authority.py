@@ -29,7 +29,8 @@ def with_keys(extra: str, text: str = SEED_MD) -> str:
 
 def recent() -> str:
     now = datetime.now(timezone.utc)
-    return f"createdAt: {iso(now - timedelta(minutes=5))}\ndueBy: {iso(now + timedelta(hours=4))}\n"
+    return (f"createdAt: {iso(now - timedelta(minutes=5))}\n"
+             f"dueBy: {iso(now + timedelta(hours=3, minutes=55))}\n")
 
 
 def test_an_edited_owner_role_is_refused_and_nothing_written(run: Any, root: Path) -> None:
@@ -171,3 +172,17 @@ def test_new_refuses_managed_keys_from_json(run: Any, root: Path, key: str, valu
     assert result.exit_code == 2, result.output
     assert f"'{key}'" in result.stderr
     assert not list((root / "packets").iterdir())
+
+
+def test_show_marks_an_owner_the_runbook_disagrees_with(run: Any, root: Path) -> None:
+    write_packet(root, f"{RUN}.md", with_keys("amount: 9000\n" + recent()))
+    shown = run("show", RUN)
+    assert shown.exit_code == 0
+    assert "May decide" in shown.stdout and "nobody:" in shown.stdout
+    assert "handoff route" in " ".join(shown.stdout.split())
+    data = json.loads(run("show", RUN, "--format", "json").stdout)
+    assert "support-manager" in data["authorityProblem"]
+    assert "nobody:" in run("show", RUN, "--format", "markdown").stdout
+    assert run("route").exit_code == 0
+    data = json.loads(run("show", RUN, "--format", "json").stdout)
+    assert data["authorityProblem"] is None and data["mayDecide"] == [DANA]
