@@ -198,7 +198,12 @@ def repo_lock(repo: Repo) -> Iterator[None]:
 
 
 def check_idle(repo: Repo) -> None:
-    """Refuse to start while a rebase, merge or cherry-pick of the person's is in progress."""
+    """Refuse to start while a rebase, merge or cherry-pick of the person's is in progress, or
+    on a branch without a commit (the workspace itself must be shared first)."""
+    if _rev(repo, "HEAD") is None:
+        raise ConfigError(f"the branch '{repo.branch}' has no commit yet: commit the workspace "
+                          "(handoff.yaml, runbooks/, templates/) and push it once, then the "
+                          "packets can follow", repo.top)
     for name, what in (("rebase-merge", "a rebase"), ("rebase-apply", "a rebase or am"),
                        ("MERGE_HEAD", "a merge"), ("CHERRY_PICK_HEAD", "a cherry-pick"),
                        ("REVERT_HEAD", "a revert")):
@@ -402,6 +407,9 @@ def _lose(workspace: Workspace, repo: Repo, change: Change, upstream: str,
 def _keep_aside(workspace: Workspace, repo: Repo, change: Change) -> list[str]:
     folder = workspace.state_dir / "conflicts"
     folder.mkdir(parents=True, exist_ok=True)
+    ignore = workspace.state_dir / ".gitignore"
+    if not ignore.exists():  # a fresh clone has no .handoff/: keep the copies out of git
+        ignore.write_text("*\n", encoding="utf-8")
     kept = []
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path in change.paths:

@@ -298,6 +298,37 @@ class Tools:
 
     workspace: Workspace
     identity: str | None = None
+    pull_gap: float = 2.0  # with git.push: seconds until wait_for_decision fetches again
+    last_pull: float | None = None
+
+    def _shared(self, write: Callable[[], Any]) -> Any:
+        """A write, committed and pushed first when handoff.yaml says git: {push: true}."""
+        if not self.workspace.settings.git_push:
+            return write()
+        from .gitsync import publish
+
+        return publish(self.workspace, write)
+
+    def _pull(self) -> None:
+        """With git.push, fetch the shared branch (at most every pull_gap seconds, backing off
+        to a minute) so that a decision pushed from another machine arrives."""
+        import time
+
+        if not self.workspace.settings.git_push:
+            return
+        now = time.monotonic()
+        if self.last_pull is not None and now - self.last_pull < self.pull_gap:
+            return
+        from .gitsync import pull
+
+        try:
+            pull(self.workspace)
+        except HandoffError:
+            if self.last_pull is None:
+                raise  # a misconfigured clone says so at once; later blips retry
+        if self.last_pull is not None:
+            self.pull_gap = min(self.pull_gap * 2, 60.0)
+        self.last_pull = now
 
     def handoff_brief(self) -> dict[str, Any]:
         from .brief import brief_markdown
@@ -310,9 +341,9 @@ class Tools:
 
         # The API refuses managed keys, routes the owner, files an unplanned failure in the
         # exception queue, and (strict) writes nothing that would not lint clean.
-        made = create_packet(self.workspace, packet["handoffType"],
-                             PacketInput(from_json=dict(packet)), self.identity or "agent",
-                             strict=True, exception=exception)
+        made = self._shared(lambda: create_packet(
+            self.workspace, packet["handoffType"], PacketInput(from_json=dict(packet)),
+            self.identity or "agent", strict=True, exception=exception))
         trigger = self.workspace.runbook.exception_trigger_for(packet.get("triggerReason"))
         due = get_packet(self.workspace, str(made.path)).data.get("dueBy")
         return {"runId": made.run_id, "path": self.workspace.relative(made.path),
@@ -336,12 +367,13 @@ class Tools:
         """One bounded wait (raises WaitTimeout)."""
         from .api import wait
 
+        self._pull()
         return dict(wait(self.workspace, run_id, seconds).as_dict())
 
     def close_handoff(self, run_id: str, outcome: str) -> dict[str, Any]:
         from .api import close
 
-        close(self.workspace, run_id, outcome, self.identity or "agent")
+        self._shared(lambda: close(self.workspace, run_id, outcome, self.identity or "agent"))
         return self.handoff_status(run_id)
 
     def packet_markdown(self, run_id: str) -> str:

@@ -551,3 +551,39 @@ def test_wait_pull_returns_a_verified_decision_and_ignores_a_forged_one(team: Te
     refused = cli("--workspace", str(agent), "wait", "forged-1", "--pull", "--timeout", "0")
     assert refused.exit_code == 124
     assert json.loads(refused.stdout)["verified"] is False
+
+
+def test_mcp_tools_share_through_git_when_git_push_is_on(team: Team) -> None:
+    from conftest import SEED
+
+    from handoff_cli.mcp_server import Tools
+
+    tools = Tools(open_workspace(team.clone("agent")), identity="agent-7")
+    packet = {**SEED, "runId": "mcp-1", "evidence": {
+        "orderFile": "workspace/refunds/orders.xlsx",
+        "conversationSummary": "workspace/refunds/customer.md",
+        "policyExcerpt": "workspace/refunds/policy.md"}}
+    made = tools.create_handoff(packet)
+    assert made["runId"] == "mcp-1"
+    assert team.remote_log()[0].splitlines()[0] == "handoff: created mcp-1"
+    reviewer = team.clone("r1")
+    assert cli("--workspace", str(reviewer), "decide", "mcp-1", "--option", "offer credit",
+               "--as", MARIA).exit_code == 0
+    decided = tools.wait_slice("mcp-1", 0)
+    assert decided["status"] == "decided" and decided["option"]["label"] == "offer credit"
+    tools.close_handoff("mcp-1", "sent the credit note")
+    assert team.remote_log()[0].splitlines()[0] == "handoff: closed mcp-1"
+
+
+def test_a_branch_without_a_commit_is_refused_before_writing(tmp_path: Path) -> None:
+    from handoff_cli.api import init_workspace
+
+    remote = tmp_path / "empty.git"
+    git(tmp_path, "init", "--quiet", "--bare", str(remote))
+    git(tmp_path, "clone", "--quiet", str(remote), "fresh")
+    ws = tmp_path / "fresh" / "ops"
+    init_workspace(ws)
+    result = cli(*new_args(ws, "first-run"), "--push")
+    assert result.exit_code == 2
+    assert "has no commit yet: commit the workspace" in result.stderr
+    assert not (ws / "packets" / "first-run.md").exists()
