@@ -419,6 +419,8 @@ _LAZY = {
     "withdraw": "lifecycle", "resubmit": "lifecycle", "resolve": "lifecycle",
     "create_replacement": "lifecycle",
     "QueueEntry": "queue", "list_queue": "queue",
+    "InboxItem": "inbox", "inbox": "inbox",
+    "EvidenceTarget": "review", "evidence_target": "review",
     "RouteChange": "routing", "RouteNote": "routing", "RouteReport": "routing",
     "route_packets": "routing",
     "DecisionTimes": "stats", "Stats": "stats", "queue_stats": "stats",
@@ -431,9 +433,10 @@ if TYPE_CHECKING:
     from .brief import brief_markdown
     from .decisions import Recorded, close, decide, return_packet
     from .gitsync import Backoff, SyncResult, publish, pull, sync
+    from .inbox import InboxItem, inbox
     from .lifecycle import create_replacement, resolve, resubmit, withdraw
     from .queue import QueueEntry, list_queue
-    from .review import ReviewView, review
+    from .review import EvidenceTarget, ReviewView, evidence_target, review
     from .routing import RouteChange, RouteNote, RouteReport, route_packets
     from .signing import Verdict, verdict_of, verify_packets
     from .stats import DecisionTimes, Stats, queue_stats
@@ -451,11 +454,11 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Backoff", "DecisionTimes", "NewPacket", "PacketInput", "PacketStatus", "QueueEntry",
-    "Recorded", "ReviewView", "RouteChange", "RouteNote", "RouteReport", "Stats", "SyncResult",
-    "Verdict", "brief_markdown", "close", "create_packet", "create_replacement", "decide",
-    "find_packet_file", "get_packet", "init_workspace", "lint", "lint_by_workspace",
-    "list_queue", "publish", "pull",
+    "Backoff", "DecisionTimes", "EvidenceTarget", "InboxItem", "NewPacket", "PacketInput",
+    "PacketStatus", "QueueEntry", "Recorded", "ReviewView", "RouteChange", "RouteNote",
+    "RouteReport", "Stats", "SyncResult", "Verdict", "brief_markdown", "close", "create_packet",
+    "create_replacement", "decide", "evidence_target", "find_packet_file", "get_packet",
+    "inbox", "init_workspace", "lint", "lint_by_workspace", "list_queue", "publish", "pull",
     "queue_stats", "resolve", "resolve_identity", "resolve_packet_path", "resubmit",
     "return_packet", "review", "route_packets", "status", "sync", "verdict_of", "verify_packets",
     "wait", "withdraw",

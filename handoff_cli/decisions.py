@@ -11,7 +11,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ConflictError, NotAllowedError, PacketError, SigningError, UsageError
+from .errors import (
+    ConflictError,
+    NotAllowedError,
+    NotReadyError,
+    PacketError,
+    SigningError,
+    UsageError,
+)
 from .packet import Packet, content_digest
 from .review import (
     CLOSABLE,
@@ -192,9 +199,10 @@ def _check_seen(workspace: Workspace, packet: Packet, seen_digest: str | None) -
 def _record(workspace: Workspace, ref: str | Path, status: str, option: str | None,
             missing: Sequence[str] | None, note: str | None, identity: str | None,
             seen_digest: str | None, now: datetime | None,
-            key: str | Path | None) -> Recorded:
+            key: str | Path | None, force: bool = False) -> Recorded:
     """Check, sign (outside the lock: a passphrase may take a while) and write a decision or a
-    return; under the lock the packet must still be open and hold the content that was signed."""
+    return; under the lock the packet must still be open and hold the content that was signed.
+    A decision (not a return) needs a packet without lint errors, unless `force`."""
     from .signing import sign_decision, statement
 
     action = "decide" if status == "decided" else "return"
@@ -214,6 +222,8 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
 
     first = load(workspace, ref)
     by, label, digest = prepare(first)
+    if status == "decided" and not force:
+        check_ready(workspace, first)
     run_id = first.run_id or first.path.stem
     event_name = "decided" if status == "decided" else "returned"
     signed = statement(run_id, digest, event_name, label, missing, note, by, at)
@@ -243,18 +253,32 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
     return recorded(workspace, packet, status, event)
 
 
+def check_ready(workspace: Workspace, packet: Packet) -> None:
+    """Refuse (exit 1) to decide a packet that has lint errors: it is not ready."""
+    from .lint.engine import error_counts
+
+    errors = error_counts(workspace, [packet.path])[packet.path]
+    if errors:
+        shown = workspace.relative(packet.path)
+        raise NotReadyError(f"not ready: {errors} lint error{'s' if errors != 1 else ''} (see "
+                            f"'handoff lint {shown}'); return it to the agent, or decide "
+                            "anyway with --force; nothing recorded", shown)
+
+
 def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None = None,
            identity: str | None = None, seen_digest: str | None = None,
-           now: datetime | None = None, *, key: str | Path | None = None) -> Recorded:
+           now: datetime | None = None, *, key: str | Path | None = None,
+           force: bool = False) -> Recorded:
     """Record the owner's decision: status 'decided', `decision` and a history event.
 
     Only a person the runbook lets decide this packet may (NotAllowedError). `seen_digest` is
     the digest of the view the reviewer saw; a packet whose content changed since is refused
-    (ConflictError), as is one already decided. With decisions.signatures on, the decision is
-    signed with `key` (else $HANDOFF_SIGNING_KEY, else git's ssh signing key).
+    (ConflictError), as is one already decided, and one with lint errors unless `force`
+    (NotReadyError). With decisions.signatures on, the decision is signed with `key` (else
+    $HANDOFF_SIGNING_KEY, else git's ssh signing key).
     """
     return _record(workspace, ref, "decided", option, None, note, identity, seen_digest, now,
-                   key)
+                   key, force)
 
 
 def return_packet(workspace: Workspace, ref: str | Path, missing: Sequence[str],

@@ -58,6 +58,12 @@ class NotFoundError(HandoffError):
     exit_code = EXIT_FAILED
 
 
+class NotReadyError(HandoffError):
+    """A packet with lint errors that a reviewer tried to decide without --force."""
+
+    exit_code = EXIT_FAILED
+
+
 class ConflictError(HandoffError):
     """The packet was already decided, or changed while deciding."""
 

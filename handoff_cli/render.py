@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .textsafe import safe_text
-from .timeutil import duration_text, now_utc, parse_iso
+from .timeutil import duration_text, local_text, now_utc, parse_iso, rounded_duration
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -86,13 +86,13 @@ def make_console(stderr: bool = False, color: str | None = None) -> Console:
 
 
 def relative_time(moment: datetime | None, now: datetime | None = None) -> str:
-    """'in 3h', '2d ago' or 'now' for a time."""
+    """'in 3h', '2d ago' or 'now' for a time, rounded to the nearest unit."""
     if moment is None:
         return "-"
     delta = moment - (now or now_utc())
     if abs(delta.total_seconds()) < 60:
         return "now"
-    amount = duration_text(delta, parts=1)
+    amount = rounded_duration(delta)
     return f"in {amount}" if delta.total_seconds() >= 0 else f"{amount} ago"
 
 
@@ -186,7 +186,7 @@ def _heading(title: str) -> Any:
     return Text.assemble("\n", (title, "bold underline"))
 
 
-def _grid(rows: Sequence[tuple[str, Any]]) -> Any:
+def _grid(rows: Sequence[tuple[Any, Any]]) -> Any:
     from rich.table import Table
 
     grid = Table.grid(padding=(0, 2), pad_edge=True)
@@ -200,16 +200,45 @@ def _grid(rows: Sequence[tuple[str, Any]]) -> Any:
 def _due_text(view: Any, now: datetime) -> Any:
     status = esc(view.status)
     status.stylize(STATUS_STYLE.get(view.status, ""))
-    if view.due_by:
-        due = relative_time(parse_iso(view.due_by), now) if parse_iso(view.due_by) else "?"
+    due_at = parse_iso(view.due_by) if view.due_by else None
+    if view.due_by and not view.settled:  # a settled packet waits for nobody
+        when = (f"{relative_time(due_at, now)} ({local_text(due_at)})" if due_at
+                else f"at '{view.due_by}' (not a time)")
         status.append(" · ")
-        status.append_text(esc(f"{'OVERDUE ' if view.overdue else ''}due {due} ({view.due_by})"))
+        status.append_text(esc(f"{'OVERDUE ' if view.overdue else ''}due {when}"))
         if view.overdue:
             status.stylize("bold red", len(view.status))
     return status
 
 
+def not_ready_text(errors: int) -> str:
+    """The mark of a packet with lint errors, the same in show, list and review."""
+    return f"not ready: {errors} lint error{'s' if errors != 1 else ''}"
+
+
+def _link(text: Any, target: str) -> Any:
+    """Make `text` an OSC 8 hyperlink to `target` (rich writes it only to a colour terminal;
+    plain output, pipes and NO_COLOR get the text alone). `target` is percent-encoded, so no
+    control character reaches the escape sequence."""
+    from urllib.parse import quote
+
+    from rich.style import Style
+
+    text.stylize(Style(link=quote(target, safe=":/?#[]@!$&'()*+,;=%-._~")))
+    return text
+
+
+def evidence_link(row: Any) -> str | None:
+    """Where an evidence row links to: its file inside the workspace, or its http(s) URL."""
+    if row.url:
+        return str(row.path)
+    if row.real_path is not None:
+        return str(row.real_path.as_uri())
+    return None
+
+
 def _evidence(view: Any, width: int, now: datetime) -> Any:
+    from rich.padding import Padding
     from rich.table import Table
     from rich.text import Text
 
@@ -217,6 +246,8 @@ def _evidence(view: Any, width: int, now: datetime) -> Any:
         return Text("  (no evidence listed)", style="red")
 
     def state(row: Any) -> Any:
+        if row.url:
+            return Text("link", style="cyan")
         if row.exists and not row.problem:
             return Text("yes", style="green")
         return Text.assemble(("MISSING" if row.problem in (None, "missing") else "NO", "bold red"),
@@ -226,21 +257,23 @@ def _evidence(view: Any, width: int, now: datetime) -> Any:
     def modified(row: Any) -> str:
         return relative_time(parse_iso(row.modified), now) if row.modified else "-"
 
+    def path(row: Any) -> Any:
+        text = esc(row.path)
+        target = evidence_link(row)
+        return _link(text, target) if target else text
+
     needed = max(len(r.name) for r in view.evidence) + max(len(r.path) for r in view.evidence)
     if width < NARROW or needed + 34 > width:
-        lines = Text()
+        # Two lines an entry; a wrapped line keeps its indent (a hanging indent).
+        grid = Table.grid(pad_edge=False)
+        grid.add_column(overflow="fold")
         for row in view.evidence:
-            lines.append("  ")
-            lines.append_text(esc(row.name))
-            lines.append("  ")
-            lines.append_text(state(row))
+            head = Text.assemble(esc(row.name), "  ", state(row))
             if row.exists:
-                lines.append(f" · {human_size(row.size)} · modified {modified(row)}")
-            lines.append("\n    ")
-            lines.append_text(esc(row.path))
-            lines.append("\n")
-        lines.rstrip()
-        return lines
+                head.append(f" · {human_size(row.size)} · modified {modified(row)}")
+            grid.add_row(Padding(head, (0, 0, 0, 2)))
+            grid.add_row(Padding(path(row), (0, 0, 0, 4)))
+        return grid
     table = Table(box=None, pad_edge=True, show_edge=False, header_style="bold dim")
     table.add_column("name", overflow="fold")
     table.add_column("path", overflow="fold", ratio=1)
@@ -248,7 +281,7 @@ def _evidence(view: Any, width: int, now: datetime) -> Any:
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("modified", no_wrap=True)
     for row in view.evidence:
-        table.add_row(esc(row.name), esc(row.path), state(row), human_size(row.size),
+        table.add_row(esc(row.name), path(row), state(row), human_size(row.size),
                       modified(row))
     return table
 
@@ -313,27 +346,41 @@ def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any
     """The review view: status and due, goal and trigger, evidence, options, owner, next action,
     body, history (every agent-written string escaped)."""
     from rich.console import Group
+    from rich.padding import Padding
     from rich.text import Text
 
     now = now or now_utc()
     kind = view.handoff_type + (f" ({view.category})" if view.category else "")
+    header = [("Status", _due_text(view, now))]
+    if view.lint_errors and not view.settled:
+        header.append(("Ready", Text.assemble(
+            (not_ready_text(view.lint_errors), "bold red"),
+            f" (see 'handoff lint {safe_text(view.path)}')")))
+    header += [("File", esc(view.path)),
+               ("Owner", esc(view.owner_role or "(none)")),
+               ("May decide", _may_decide(view))]
+    if view.routed_because:
+        header.append(("Why this role", esc(view.routed_because)))
     parts: list[Any] = [
         Text.assemble(esc(view.run_id), style="bold"),
         Text.assemble(esc(kind), style="dim"),
         Text(),
-        _grid([("Status", _due_text(view, now)),
-               ("File", esc(view.path)),
-               ("Owner", esc(view.owner_role or "(none)")),
-               ("May decide", _may_decide(view))]),
+        _grid(header),
         _heading("Goal and trigger"),
         _grid([("Goal", esc(view.goal or "(missing)")),
                ("Trigger", esc(view.trigger or "(missing)"))]),
+    ]
+    if view.extra:
+        parts += [_heading("More from the agent"),
+                  _grid([(esc(key), esc(extra_value_text(value), multiline=True))
+                         for key, value in view.extra])]
+    parts += [
         _heading(f"Evidence ({len(view.evidence)})"),
         _evidence(view, width, now),
         _heading("Options"),
         _options(view),
         _heading("After the decision, the agent will"),
-        Text.assemble("  ", esc(view.next_action or "(not stated)")),
+        Padding(esc(view.next_action or "(not stated)"), (0, 0, 0, 2)),
     ]
     if view.decision is not None:
         parts += [_heading("Decision"), _decision(view)]
@@ -341,6 +388,32 @@ def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any
         parts += [_heading("Notes"), markdown_body(view.body)]
     if view.history:
         parts += [_heading("History"), _history(view)]
+    return Group(*parts)
+
+
+def extra_value_text(value: Any) -> str:
+    """A key the agent added, as text: scalars as written, lists and mappings as JSON."""
+    import json
+
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def decision_recap(view: Any, now: datetime | None = None) -> Any:
+    """What stays directly above the prompt: the packet, its due time, the options with risks
+    (and the not-ready mark), so that a long view never pushes the question out of sight."""
+    from rich.console import Group
+    from rich.text import Text
+
+    now = now or now_utc()
+    title = Text.assemble(("Decide ", "bold"), esc(view.run_id), " · ", _due_text(view, now))
+    parts: list[Any] = [title]
+    if view.lint_errors:
+        parts.append(Text.assemble(
+            ("  " + not_ready_text(view.lint_errors), "bold red"),
+            ": return it to the agent, or decide anyway with --force"))
+    parts.append(_options(view))
     return Group(*parts)
 
 

@@ -4,6 +4,7 @@ sees them. Returns frozen dataclasses or raises HandoffError.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -12,6 +13,7 @@ from typing import Any
 
 from .errors import PacketError
 from .packet import (
+    MANAGED_KEYS,
     LoadFailure,
     Packet,
     content_digest,
@@ -22,6 +24,7 @@ from .packet import (
 from .timeutil import iso, now_utc
 from .workspace import Workspace, resolve_inside, resolve_packet_path
 
+URL = re.compile(r"^https?://[^\s]+$", re.IGNORECASE)
 DECIDABLE = frozenset({"open"})
 CLOSABLE = frozenset({"decided", "returned"})
 SETTLED = frozenset({"decided", "returned", "withdrawn", "closed", "resolved"})
@@ -37,10 +40,12 @@ class EvidenceRow:
     size: int | None = None
     modified: str | None = None
     problem: str | None = None
+    url: bool = False  # an http(s) link: shown as a link, never fetched
+    real_path: Path | None = None  # the resolved file inside the workspace, for links
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "exists": self.exists, "size": self.size,
-                "modified": self.modified, "problem": self.problem}
+                "modified": self.modified, "problem": self.problem, "url": self.url}
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,14 @@ class ReviewView:
     outcome: str | None
     digest: str
     authority_problem: str | None = None  # why the runbook lets nobody decide it as it stands
+    extra: tuple[tuple[str, Any], ...] = ()  # keys the agent wrote beyond the standard ones
+    routed_because: str | None = None  # why the packet went to its owner role
+    lint_errors: int = 0  # "not ready" when above 0
+
+    @property
+    def settled(self) -> bool:
+        """Decided, returned, withdrawn or closed: no longer waiting, so no due time applies."""
+        return self.status in SETTLED
 
     def as_dict(self) -> dict[str, Any]:
         """The view as JSON-ready data (packet keys keep their camelCase names)."""
@@ -97,6 +110,8 @@ class ReviewView:
             "decision": dict(self.decision) if self.decision is not None else None,
             "outcome": self.outcome, "digest": self.digest,
             "authorityProblem": self.authority_problem,
+            "extra": {key: value for key, value in self.extra},
+            "routedBecause": self.routed_because, "lintErrors": self.lint_errors,
         }
 
 
@@ -127,8 +142,11 @@ def evidence_rows(workspace: Workspace, data: Mapping[str, Any]) -> tuple[Eviden
     """Stat each evidence path inside the workspace (never outside it, never opened)."""
     rows: list[EvidenceRow] = []
     for name, value in evidence_entries(dict(data)):
+        if URL.match(value):
+            rows.append(EvidenceRow(name, value, False, url=True))
+            continue
         if "://" in value:
-            rows.append(EvidenceRow(name, value, False, problem="a URL; not checked"))
+            rows.append(EvidenceRow(name, value, False, problem="a URL that is not http(s)"))
             continue
         real, reason = resolve_inside(workspace, value)
         if real is None:
@@ -140,8 +158,10 @@ def evidence_rows(workspace: Workspace, data: Mapping[str, Any]) -> tuple[Eviden
             rows.append(EvidenceRow(name, value, False, problem="missing"))
             continue
         modified = iso(datetime.fromtimestamp(stat.st_mtime, timezone.utc))
-        rows.append(EvidenceRow(name, value, True, stat.st_size if real.is_file() else None,
-                                modified, None if real.is_file() else "not a file"))
+        is_file = real.is_file()
+        rows.append(EvidenceRow(name, value, True, stat.st_size if is_file else None,
+                                modified, None if is_file else "not a file",
+                                real_path=real if is_file else None))
     return tuple(rows)
 
 
@@ -157,8 +177,43 @@ def option_rows(data: Mapping[str, Any]) -> tuple[OptionRow, ...]:
     return tuple(rows)
 
 
-def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -> ReviewView:
-    """The review view of a loaded packet."""
+# The keys the view shows in their own places (the packet schema's and the managed ones);
+# every other key the agent wrote is shown as it is, under "More from the agent".
+STANDARD_KEYS = frozenset({
+    "handoffType", "runId", "agentGoal", "triggerReason", "evidence", "options", "ownerRole",
+    "agentNextActionAfterDecision", *MANAGED_KEYS,
+})
+
+
+def extra_keys(data: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    """The keys beyond the standard ones, in the order the agent wrote them."""
+    return tuple((key, value) for key, value in data.items() if key not in STANDARD_KEYS)
+
+
+def routing_reason(workspace: Workspace, data: Mapping[str, Any]) -> str | None:
+    """Why the packet is with its owner role: the runbook rule that matched, the type's
+    default owner, an escalation, or that the runbook routes it elsewhere."""
+    runbook = workspace.runbook
+    type_name = _text(data, "handoffType")
+    routing = runbook.routing_for(type_name, data)
+    if routing is None:
+        return None
+    reason = routing.reason
+    if reason.startswith("owner of "):
+        reason = f"the default owner of {type_name}"
+    if routing.owner != _text(data, "ownerRole"):
+        return (f"the runbook routes it to {routing.owner} ({reason}); run 'handoff route' "
+                "to repair it")
+    return reason
+
+
+def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None,
+            lint_errors: int | None = None) -> ReviewView:
+    """The review view of a loaded packet (`lint_errors` when already counted)."""
+    from .lint.engine import error_counts
+
+    if lint_errors is None:
+        lint_errors = error_counts(workspace, [packet.path])[packet.path]
     from .authority import authority_for
 
     data = packet.data
@@ -193,6 +248,9 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None) -
         decision=decision if isinstance(decision, dict) else None,
         outcome=outcome if isinstance(outcome, str) else None,
         digest=content_digest(packet), authority_problem=authority.problem,
+        extra=extra_keys(data),
+        routed_because=routing_reason(workspace, data),
+        lint_errors=lint_errors,
     )
 
 
@@ -201,3 +259,42 @@ def review(workspace: Workspace, ref: str | Path, now: datetime | None = None) -
     return view_of(workspace, load(workspace, ref), now)
 
 
+# -- opening evidence ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvidenceTarget:
+    """What `handoff open` opens: a file inside the workspace, or an http(s) URL."""
+
+    name: str
+    path: Path | None = None
+    url: str | None = None
+
+
+def evidence_target(workspace: Workspace, ref: str | Path, name: str) -> EvidenceTarget:
+    """The evidence entry `name` of a packet, resolved inside the workspace (never outside it:
+    an absolute path, `..` or a symlink out is refused, as is anything but a file or folder)."""
+    import stat as stat_module
+
+    from .errors import NotFoundError
+
+    packet = load(workspace, ref)
+    shown = workspace.relative(packet.path)
+    entries = dict(evidence_entries(packet.data))
+    if name not in entries:
+        names = ", ".join(entries) or "none"
+        raise NotFoundError(f"no evidence named '{name}' in the packet (it has: {names})", shown)
+    value = entries[name]
+    if URL.match(value):
+        return EvidenceTarget(name, url=value)
+    real, reason = resolve_inside(workspace, value)
+    if real is None:
+        raise PacketError(f"evidence '{name}' path '{value}' {reason}; not opened", shown)
+    try:
+        mode = real.stat().st_mode
+    except OSError:
+        raise NotFoundError(f"evidence '{name}' path '{value}' does not exist", shown) from None
+    if not (stat_module.S_ISREG(mode) or stat_module.S_ISDIR(mode)):
+        raise PacketError(f"evidence '{name}' path '{value}' is not a regular file; not opened",
+                          shown)
+    return EvidenceTarget(name, path=real)

@@ -55,3 +55,23 @@ def duration_text(value: timedelta, parts: int = 2) -> str:
             units.append(f"{seconds // size}{unit}")
             seconds %= size
     return " ".join(units[:parts]) or f"{seconds}s"
+
+
+def rounded_duration(value: timedelta) -> str:
+    """A duration to the nearest whole unit: 3h40m is '4h', 89s is '1m', 23h50m is '1d'."""
+    seconds = abs(value.total_seconds())
+    units = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
+    for index, (unit, size) in enumerate(units):
+        if seconds >= size or unit == "s":
+            count = int(seconds / size + 0.5)
+            bigger = units[index - 1] if index else None
+            if bigger is not None and count * size >= bigger[1]:
+                return f"{int(count * size / bigger[1] + 0.5)}{bigger[0]}"
+            return f"{count}{unit}"
+    return "0s"  # unreachable: 's' always matches
+
+
+def local_text(moment: datetime) -> str:
+    """A moment in the reader's local time zone: 'Wed 25 Nov 18:00 CET' (JSON keeps UTC)."""
+    local = moment.astimezone()
+    return local.strftime("%a %d %b %H:%M ") + (local.tzname() or local.strftime("%z"))

@@ -108,7 +108,9 @@ def packet_input(run_id: str) -> PacketInput:
         "runId": run_id, "agentGoal": "Prepare refund decision material",
         "triggerReason": "Refund amount exceeds standard policy",
         "agentNextActionAfterDecision": "draft reply"},
-        evidence={"orderFile": "workspace/refunds/orders.xlsx"},
+        evidence={"orderFile": "workspace/refunds/orders.xlsx",  # all three: lint-clean
+                  "conversationSummary": "workspace/refunds/customer.md",
+                  "policyExcerpt": "workspace/refunds/policy.md"},
         options=[{"label": "approve refund", "risk": "precedent"},
                  {"label": "offer credit", "risk": "unhappy customer"}])
 

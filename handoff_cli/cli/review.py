@@ -5,18 +5,20 @@ On a terminal `decide` prompts for an option, a note and a confirmation; scripts
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import EXIT_FAILED, UsageError
+from ..textsafe import safe_text
+from . import prompting
 from .app import app, check_choice, current_workspace, report_hooks
 from .sync import PUSH_HELP, pull_first, written
 
 if TYPE_CHECKING:
     from ..review import ReviewView
+    from ..workspace import Workspace
 
 FORMATS = ("rich", "json", "markdown")
 
@@ -52,36 +54,12 @@ def show(
         print_view(view)
 
 
-def prompt_option(view: ReviewView) -> str:
-    """Ask for an option by number until a valid one is given."""
-    count = len(view.options)
-    if count == 0:
-        raise UsageError("the packet offers no options to choose from; return it with "
-                         "--return --missing options")
-    while True:
-        answer = str(typer.prompt(f"Option [1-{count}]")).strip()
-        if answer.isdigit() and 1 <= int(answer) <= count:
-            return view.options[int(answer) - 1].label
-        typer.echo(f"Type a number from 1 to {count}.", err=True)
-
-
-def prompt_missing() -> list[str]:
-    """Ask what is missing, as a comma-separated list."""
-    answer = str(typer.prompt("What is missing (comma-separated fields)"))
-    return [part.strip() for part in answer.split(",") if part.strip()]
-
-
 def packet_file(ref: str) -> Path | None:
     """PACKET when it names a packet file: that file is judged by its own workspace."""
     from ..workspace import PACKET_SUFFIXES
 
     path = Path(ref)
     return path if path.suffix in PACKET_SUFFIXES and path.is_file() else None
-
-
-def on_terminal() -> bool:
-    """Whether a person can answer prompts (stdin is a terminal)."""
-    return sys.stdin.isatty()
 
 
 def no_terminal_hint() -> UsageError:
@@ -104,6 +82,8 @@ def decide(
                                          help="Refuse unless the packet still has this digest "
                                          "(from show --format json)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    force: bool = typer.Option(False, "--force",
+                               help="Decide even though the packet has lint errors."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who decides (default: $HANDOFF_USER, git email)."),
     key: str | None = typer.Option(None, "--key", metavar="PATH",
@@ -113,14 +93,7 @@ def decide(
 ) -> None:
     """Show the review view and record the decision (or --return it to the agent)."""
     from ..api import resolve_identity
-    from ..decisions import (
-        check_can_decide,
-        check_key_flag,
-        choose_option,
-        decide,
-        return_packet,
-    )
-    from ..textsafe import safe_text
+    from ..decisions import check_can_decide, check_key_flag, choose_option
 
     if return_ and option is not None:
         raise UsageError("--return and --option exclude each other")
@@ -137,32 +110,101 @@ def decide(
     if option is not None:
         choose_option(view.options, option)  # a usage error before anything else
     interactive = option is None and not (return_ and missing)
-    if interactive and not on_terminal():
+    if interactive and not prompting.on_terminal():
         raise no_terminal_hint()
     seen = digest if digest is not None else view.digest
+    answer = prompting.Answer("return" if return_ else "decide", option, tuple(missing), note)
     if interactive:
-        print_view(view)
-        typer.echo("")
-        if return_:
-            missing = prompt_missing()
-        else:
-            option = prompt_option(view)
-        note = typer.prompt("Note (optional)", default=note or "", show_default=False) or None
-        what = f"return it, missing {', '.join(missing)}" if return_ else f"'{option}'"
-        if not yes and not typer.confirm(safe_text(f"Record {what} as {identity}?"),
-                                         default=False):
+        assert identity is not None  # check_can_decide refuses a missing identity
+        prompting.show(view)
+        answer = prompting.prompt_decision(view, identity, force=force, yes=yes, skip=False,
+                                           note=note, returning=return_)
+        if answer.action in ("quit", "skip"):
             typer.echo("Nothing recorded.", err=True)
             raise typer.Exit(EXIT_FAILED)
-    if return_:
+    record(workspace, packet, answer, identity, seen, force, key, push)
+
+
+def record(workspace: Workspace, packet: str, answer: prompting.Answer, identity: str | None,
+           seen: str | None, force: bool, key: str | None, push: bool | None) -> None:
+    """Write the decision or the return (and push it, with --push), and say so on stdout."""
+    from ..decisions import decide, return_packet
+
+    if answer.action == "return":
         done = written(workspace, push, lambda: return_packet(
-            workspace, packet, missing, note, identity, seen_digest=seen, key=key))
+            workspace, packet, answer.missing, answer.note, identity, seen_digest=seen, key=key))
         typer.echo(safe_text(f"{done.run_id}: returned to the agent (missing: "
-                             f"{', '.join(missing)}) by {identity}"))
-        report_hooks(done.hook_problems)
+                             f"{', '.join(answer.missing)}) by {identity}"))
     else:
-        chosen = option
+        chosen = answer.option
         assert chosen is not None
-        done = written(workspace, push, lambda: decide(workspace, packet, chosen, note, identity,
-                                                       seen_digest=seen, key=key))
+        done = written(workspace, push, lambda: decide(
+            workspace, packet, chosen, answer.note, identity, seen_digest=seen, key=key,
+            force=force))
         typer.echo(safe_text(f"{done.run_id}: decided '{done.event['option']}' by {identity}"))
-        report_hooks(done.hook_problems)
+    report_hooks(done.hook_problems)
+
+
+@app.command("review")
+def review_command(
+    ctx: typer.Context,
+    owner: list[str] | None = typer.Option(
+        None, "--owner", metavar="ROLE", help="Only packets owned by ROLE (repeatable)."),
+    handoff_type: str | None = typer.Option(None, "--type", metavar="TYPE",
+                                            help="Only this handoff type."),
+    force: bool = typer.Option(False, "--force",
+                               help="Allow deciding packets that have lint errors."),
+    as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
+                                      help="Who reviews (default: $HANDOFF_USER, git email)."),
+    key: str | None = typer.Option(None, "--key", metavar="PATH",
+                                   help="SSH key that signs the decisions (default: "
+                                   "$HANDOFF_SIGNING_KEY, else git's user.signingkey)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
+) -> None:
+    """Your inbox: decide the open packets you may decide, most urgent first."""
+    from ..api import resolve_identity
+    from ..decisions import check_can_decide, check_key_flag
+    from ..errors import HandoffError
+    from ..inbox import inbox
+
+    workspace = current_workspace(ctx)
+    check_key_flag(workspace, key)
+    identity = resolve_identity(as_)
+    pull_first(workspace, push)  # the inbox as the remote has it
+    items = inbox(workspace, identity, owners=list(owner) if owner else None,
+                  handoff_type=handoff_type)
+    assert identity is not None  # inbox refuses a missing identity
+    if not items:
+        typer.echo(safe_text(f"Nothing to decide: no open packet is waiting for {identity}."))
+        return
+    if not prompting.on_terminal():
+        raise UsageError("no terminal to prompt on: 'handoff review' is interactive; use "
+                         "'handoff list --mine' and 'handoff decide PACKET --option LABEL'")
+    counts = {"decided": 0, "returned": 0, "skipped": 0}
+    reached = 0
+    for number, item in enumerate(items, start=1):
+        try:
+            view = check_can_decide(workspace, item.path, identity)
+        except HandoffError as exc:  # decided by someone else meanwhile, edited, removed
+            prompting.say(f"Skipping {item.run_id}: {exc}")
+            continue
+        reached = number
+        prompting.say(f"\nPacket {number} of {len(items)}")
+        prompting.show(view)
+        answer = prompting.prompt_decision(view, identity, force=force)
+        if answer.action == "quit":
+            reached = number - 1
+            break
+        if answer.action == "skip":
+            counts["skipped"] += 1
+            continue
+        try:
+            record(workspace, str(item.path), answer, identity, view.digest, force, key, push)
+        except HandoffError as exc:
+            prompting.say(f"Not recorded: {exc}")
+            counts["skipped"] += 1
+            continue
+        counts["returned" if answer.action == "return" else "decided"] += 1
+    left = len(items) - reached
+    summary = ", ".join(f"{verb} {count}" for verb, count in counts.items())
+    typer.echo(f"{summary[0].upper()}{summary[1:]}" + (f"; {left} not reached." if left else "."))

@@ -130,6 +130,10 @@ def test_another_workspace_packet_is_judged_by_its_own_runbook(run: Any, root: P
     init_workspace(other)
     runbook = other / "runbooks" / "default.yaml"
     runbook.write_text(runbook.read_text().replace(MARIA, "olga@example.com"))
+    evidence = other / "workspace" / "refunds" / "2026-05-24"  # lint-clean, so decidable
+    evidence.mkdir(parents=True)
+    for name in ("orders.xlsx", "customer-8241.md", "refund-policy.md"):
+        (evidence / name).write_text(f"evidence {name}\n", encoding="utf-8")
     packet = other / "packets" / f"{RUN}.md"
     packet.write_text(with_keys(recent()))
     result = run("decide", str(packet), "-o", "1", "--as", MARIA)

@@ -33,7 +33,7 @@ def packet(root: Path) -> Path:
 @pytest.fixture
 def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend stdin is a terminal, so that decide prompts (CliRunner feeds the answers)."""
-    monkeypatch.setattr("handoff_cli.cli.review.on_terminal", lambda: True)
+    monkeypatch.setattr("handoff_cli.cli.prompting.on_terminal", lambda: True)
 
 
 def folder_names(path: Path) -> list[str]:
@@ -82,7 +82,7 @@ def test_non_member_is_exit_4_and_nothing_written(run: Any, packet: Path) -> Non
 
 def test_non_member_is_refused_before_any_prompt(run: Any, packet: Path, terminal: None) -> None:
     result = run("decide", RUN, "--as", "mallory@example.com", input="1\n\ny\n")
-    assert result.exit_code == 4 and "Option [" not in result.output
+    assert result.exit_code == 4 and "Which option" not in result.output
     assert packet.read_text() == SEED_MD
 
 
@@ -135,27 +135,69 @@ def test_interactive_decision(run: Any, packet: Path, terminal: None) -> None:
     result = run("decide", RUN, "--as", MARIA, input="9\n2\nlooks fair\ny\n")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.index("Evidence (3)") < out.index("Option [1-3]")  # the view, then the prompt
-    assert "Type a number from 1 to 3." in out
-    assert "Record 'offer credit' as maria.lopez@example.com?" in out
+    assert out.index("Evidence (3)") < out.index("Which option do you choose?")  # view, prompt
+    assert "Type a number from 1 to 3 or a label" in out
+    assert f"Record 'offer credit' for {RUN} as maria.lopez@example.com?" in out
     decision = load_packet(packet).data["decision"]
     assert (decision["option"], decision["note"]) == ("offer credit", "looks fair")
 
 
 def test_interactive_decline_writes_nothing(run: Any, packet: Path, terminal: None) -> None:
-    result = run("decide", RUN, "--as", MARIA, input="1\n\nn\n")
+    result = run("decide", RUN, "--as", MARIA, input="1\n\nn\nq\n")
+    assert result.exit_code == 1 and "Nothing recorded." in result.stderr
+    assert "Nothing recorded yet; choose again." in result.stderr
+    assert packet.read_text() == SEED_MD
+
+
+def test_declining_goes_back_to_the_options_with_the_note_kept(run: Any, packet: Path,
+                                                                terminal: None) -> None:
+    result = run("decide", RUN, "--as", MARIA, input="1\ncredit is fairer\nn\n2\n\ny\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Which option do you choose?") == 2
+    assert "Enter keeps the one shown" in result.output
+    assert "[credit is fairer]" in result.output  # offered as the default
+    decision = load_packet(packet).data["decision"]
+    assert (decision["option"], decision["note"]) == ("offer credit", "credit is fairer")
+
+
+@pytest.mark.parametrize("answer", ["q", "s"])
+def test_quit_or_skip_in_decide_records_nothing(run: Any, packet: Path, terminal: None,
+                                                answer: str) -> None:
+    result = run("decide", RUN, "--as", MARIA, input=f"{answer}\n")
     assert result.exit_code == 1 and "Nothing recorded." in result.stderr
     assert packet.read_text() == SEED_MD
 
 
+def test_the_prompt_takes_a_label_and_r_returns(run: Any, packet: Path, terminal: None) -> None:
+    result = run("decide", RUN, "--as", MARIA, input="Escalate To Manager\n\ny\n")
+    assert result.exit_code == 0, result.output
+    assert load_packet(packet).data["decision"]["option"] == "escalate to manager"
+    packet.write_text(SEED_MD)
+    result = run("decide", RUN, "--as", MARIA, input="r\n\norderFile, policy\nmissing\ny\n")
+    assert result.exit_code == 0, result.output
+    assert "Name at least one field" in result.output
+    data = load_packet(packet).data
+    assert data["status"] == "returned"
+    assert data["decision"]["missing"] == ["orderFile", "policy"]
+    assert data["decision"]["note"] == "missing"
+
+
+def test_end_of_input_at_the_prompt_is_quit(run: Any, packet: Path, terminal: None) -> None:
+    result = run("decide", RUN, "--as", MARIA, input="")
+    assert result.exit_code == 1 and "Nothing recorded." in result.stderr
+    assert "Traceback" not in result.output
+
+
 def test_changed_while_the_reviewer_was_deciding(run: Any, packet: Path, terminal: None,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    def agent_edits_then_answer(view: Any) -> str:
-        packet.write_text(SEED_MD.replace("sets exception precedent", "no risk at all"))
-        return "approve refund"
+    from handoff_cli.cli.prompting import Answer
 
-    monkeypatch.setattr("handoff_cli.cli.review.prompt_option", agent_edits_then_answer)
-    result = run("decide", RUN, "--as", MARIA, input="\ny\n")
+    def agent_edits_then_answer(view: Any, identity: str, **kwargs: Any) -> Answer:
+        packet.write_text(SEED_MD.replace("sets exception precedent", "no risk at all"))
+        return Answer("decide", "approve refund")
+
+    monkeypatch.setattr("handoff_cli.cli.prompting.prompt_decision", agent_edits_then_answer)
+    result = run("decide", RUN, "--as", MARIA)
     assert result.exit_code == 3
     assert "changed while deciding" in result.stderr
     assert "status" not in load_packet(packet).data
@@ -196,7 +238,8 @@ def test_return_usage_errors(run: Any, packet: Path, args: tuple[str, ...]) -> N
 
 
 def handoff(root: Path, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HANDOFF_WORKSPACE": str(root), "NO_COLOR": "1", "COLUMNS": "100"}
+    env = {**os.environ, "HANDOFF_WORKSPACE": str(root), "NO_COLOR": "1", "COLUMNS": "100",
+           "PAGER": "cat"}
     env.pop("HANDOFF_USER", None)
     return subprocess.Popen([sys.executable, "-m", "handoff_cli", *args], env=env, **kwargs)
 
@@ -220,9 +263,9 @@ def test_interactive_on_a_real_terminal(root: Path, packet: Path) -> None:
                     break
         assert marker in output, output.decode(errors="replace")
 
-    read_until(b"Option [1-3]")
+    read_until(b"Which option do you choose?")
     os.write(master, b"3\n")
-    read_until(b"Note (optional)")
+    read_until(b"Add a note for the agent")
     os.write(master, b"over my limit\n")
     read_until(b"[y/N]")
     os.write(master, b"y\n")
