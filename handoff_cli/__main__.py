@@ -1,5 +1,5 @@
 """`python -m handoff_cli`."""
 
-from handoff_cli.cli import main
+from handoff_cli.entry import main
 
 main()

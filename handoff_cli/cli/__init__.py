@@ -17,11 +17,10 @@ from .app import app
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from .app import safe_streams
+    """Console-script entry point (handoff_cli.entry.main: lint's fast path, else the app)."""
+    from ..entry import main as entry_main
 
-    safe_streams()
-    app(prog_name="handoff")
+    entry_main()
 
 
 __all__ = ["app", "main"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Sequence
@@ -13,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..entry import safe_streams
 from ..errors import EXIT_USAGE, HandoffError
 from ..workspace import Workspace, find_workspace
 
@@ -110,16 +110,6 @@ def root(
         check_choice(color, ("auto", "always", "never"), "--color")
     set_color_flag(color)
     ctx.obj = {"workspace": workspace, "color": color}
-
-
-def safe_streams() -> None:
-    """Never crash on a stdout or stderr that cannot encode a character (LANG=C, a cp1252
-    pipe): what the encoding lacks is written as a backslash escape instead."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            with contextlib.suppress(ValueError, OSError):  # a stream that cannot change
-                reconfigure(errors="backslashreplace")
 
 
 def current_workspace(ctx: typer.Context, near: Path | None = None) -> Workspace:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import EXIT_FAILED, EXIT_OK
-from .app import app, check_choice, current_workspace
+from ..lint.formats import FORMATS
+from .app import app, check_choice
 
 
 @app.command("lint")
@@ -24,23 +24,14 @@ def lint_command(
         False, "--no-cache", help="Check every file afresh; neither read nor write the cache."),
 ) -> None:
     """Check packets against the schema, the four questions, the runbook and the workspace."""
-    from ..api import lint, lint_by_workspace
-    from ..lint.formats import FORMATS, format_findings
+    from ..entry import LintArgs, lint_outcome
 
     check_choice(fmt, FORMATS, "--format")
-    given = list(paths or [])
     explicit = (ctx.find_root().obj or {}).get("workspace") or os.environ.get("HANDOFF_WORKSPACE")
-    if given and not explicit:  # each PATH in its own workspace (pre-commit from a repo root)
-        findings = lint_by_workspace(given, use_cache=not no_cache)
-    else:
-        findings = lint(current_workspace(ctx), given, use_cache=not no_cache)
-    output = format_findings(findings, fmt)
+    output, summary, code = lint_outcome(
+        LintArgs(list(paths or []), fmt, exit_zero, quiet, no_cache), explicit or None)
     if output:
         typer.echo(output, nl=False)
-    errors = sum(1 for f in findings if f.severity == "error")
-    if fmt == "text" and not quiet:
-        warnings = len(findings) - errors
-        summary = (f"Found {errors} error(s) and {warnings} warning(s)." if findings
-                   else "All packets passed.")
+    if summary:
         typer.echo(summary, err=True)
-    raise typer.Exit(EXIT_FAILED if errors and not exit_zero else EXIT_OK)
+    raise typer.Exit(code)

@@ -1,0 +1,136 @@
+"""The console-script entry point. `handoff lint [PATH...]` with plain flags (what pre-commit
+runs on every commit) is parsed and run here without importing Typer, rich or the other commands
+(so this module lives outside handoff_cli.cli, whose package imports them all).
+
+Anything else, including --help, global options and unusual spellings, goes to the Typer app,
+which runs the same `lint_outcome`; both paths print the same bytes and exit the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_INTERNAL = 70
+FORMATS = ("text", "json", "github", "sarif")  # lint.formats.FORMATS (a test keeps them equal)
+
+
+def safe_streams() -> None:
+    """Never crash on a stdout or stderr that cannot encode a character (LANG=C, a cp1252
+    pipe): what the encoding lacks is written as a backslash escape instead."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):  # a stream that cannot change
+                reconfigure(errors="backslashreplace")
+
+
+@dataclass(frozen=True)
+class LintArgs:
+    """`handoff lint`'s arguments."""
+
+    paths: list[Path]
+    fmt: str = "text"
+    exit_zero: bool = False
+    quiet: bool = False
+    no_cache: bool = False
+
+
+def parse_lint(argv: list[str]) -> LintArgs | None:
+    """`lint` and its plain flags, or None for anything the Typer app should parse."""
+    if not argv or argv[0] != "lint":
+        return None
+    paths: list[Path] = []
+    flags = {"--exit-zero": False, "--quiet": False, "--no-cache": False}
+    fmt = "text"
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg in ("-q", "--quiet", "--exit-zero", "--no-cache"):
+            flags["--quiet" if arg == "-q" else arg] = True
+        elif arg in ("-f", "--format"):
+            value = next(rest, None)
+            if value is None:
+                return None
+            fmt = value
+        elif arg.startswith("--format="):
+            fmt = arg.partition("=")[2]
+        elif arg.startswith("-") or not arg:
+            return None  # --help, "--", combined short flags, anything unusual
+        else:
+            paths.append(Path(arg))
+    if fmt not in FORMATS:
+        return None  # the Typer app says what is wrong
+    return LintArgs(paths, fmt, flags["--exit-zero"], flags["--quiet"], flags["--no-cache"])
+
+
+def lint_outcome(args: LintArgs, explicit: Path | str | None) -> tuple[str, str | None, int]:
+    """Run lint: (stdout text, the summary line for stderr or None, exit code)."""
+    from .api import lint, lint_by_workspace
+    from .errors import EXIT_FAILED, EXIT_OK
+    from .lint.formats import format_findings
+    from .workspace import find_workspace
+
+    if args.paths and not explicit:  # each PATH in its own workspace (pre-commit from a repo)
+        findings = lint_by_workspace(args.paths, use_cache=not args.no_cache)
+    else:
+        findings = lint(find_workspace(None, explicit), args.paths, use_cache=not args.no_cache)
+    output = format_findings(findings, args.fmt)
+    errors = sum(1 for f in findings if f.severity == "error")
+    summary = None
+    if args.fmt == "text" and not args.quiet:
+        warnings = len(findings) - errors
+        summary = (f"Found {errors} error(s) and {warnings} warning(s)." if findings
+                   else "All packets passed.")
+    return output, summary, EXIT_FAILED if errors and not args.exit_zero else EXIT_OK
+
+
+def main() -> None:
+    """Console-script entry point."""
+    safe_streams()
+    code = run_fast(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from .cli import app
+
+    app(prog_name="handoff")
+
+
+def run_fast(argv: list[str]) -> int | None:
+    """Run `handoff lint` from argv without Typer; None when argv is not for the fast path."""
+    args = parse_lint(argv)
+    if args is None:
+        return None
+    from .errors import HandoffError
+    from .textsafe import safe_text
+
+    def notice(message: str) -> None:
+        sys.stderr.write(f"handoff: {safe_text(message)}\n")
+        sys.stderr.flush()
+
+    try:
+        output, summary, code = lint_outcome(args, os.environ.get("HANDOFF_WORKSPACE") or None)
+        if output:
+            sys.stdout.write(output)
+            sys.stdout.flush()
+        if summary:
+            sys.stderr.write(summary + "\n")
+            sys.stderr.flush()
+        return code
+    except HandoffError as exc:
+        notice(f"error: {exc}")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more is written
+        return 1
+    except Exception as exc:
+        if os.environ.get("HANDOFF_DEBUG"):
+            raise
+        notice(f"error: internal error: {type(exc).__name__}: {exc} (set HANDOFF_DEBUG=1 for "
+               "the traceback and please report it)")
+        return EXIT_INTERNAL
