@@ -382,7 +382,12 @@ def _push_change(workspace: Workspace, repo: Repo, change: Change, base: str,
             if touched:
                 _lose(workspace, repo, change, upstream, touched)
             base = upstream
-        catch_up(repo, upstream)
+        try:
+            catch_up(repo, upstream)
+        except GitError as exc:
+            raise GitError(f"{exc.message.replace(' (nothing was changed)', '')}; your change "
+                           "is committed in this clone but not pushed: run 'handoff sync' "
+                           "once that is sorted out", exc.path) from None
     raise ConflictError(f"the remote kept moving: {backoff.attempts} pushes were refused; "
                         "your change is committed in this clone: run 'handoff sync' to push "
                         "it", repo.top)

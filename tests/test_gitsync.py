@@ -589,3 +589,23 @@ def test_a_branch_without_a_commit_is_refused_before_writing(tmp_path: Path) -> 
     assert result.exit_code == 2
     assert "has no commit yet: commit the workspace" in result.stderr
     assert not (ws / "packets" / "first-run.md").exists()
+
+
+def test_a_clash_while_retrying_keeps_the_commit_and_says_so(team: Team) -> None:
+    mine, other = team.clone("a1"), team.clone("a2")
+    (mine / "runbooks" / "notes.md").write_text("my draft\n", encoding="utf-8")  # uncommitted
+    workspace = open_workspace(mine)
+
+    def write_while_the_remote_changes_my_draft() -> Any:
+        (other / "runbooks" / "notes.md").write_text("theirs\n", encoding="utf-8")
+        git(other, "add", "runbooks/notes.md")
+        git(other, "commit", "--quiet", "-m", "notes")
+        git(other, "push", "--quiet")
+        return create_packet(workspace, "customer_exception", packet_input("my-run"))
+
+    with pytest.raises(GitError, match="committed in this clone but not pushed"):
+        publish(workspace, write_while_the_remote_changes_my_draft, backoff=NO_WAIT)
+    top = mine.parents[1]
+    assert git(top, "log", "-1", "--format=%s").strip() == "handoff: created my-run"
+    assert (mine / "runbooks" / "notes.md").read_text(encoding="utf-8") == "my draft\n"
+    assert_clean_state(top)
