@@ -41,6 +41,7 @@ class QueueEntry:
     path: str
     problem: str | None = None  # why the file could not be loaded, if it could not
     escalated_to: str | None = None
+    lint_errors: int | None = None  # counted for open packets: "not ready" when above 0
 
     def as_dict(self) -> dict[str, object]:
         """The JSON row of `handoff list --format json` (documented in the README)."""
@@ -49,6 +50,7 @@ class QueueEntry:
             "status": self.status, "createdAt": self.created_at, "dueBy": self.due_by,
             "overdue": self.overdue, "escalatedTo": self.escalated_to,
             "triggerReason": self.trigger, "path": self.path, "problem": self.problem,
+            "lintErrors": self.lint_errors,
         }
 
 
@@ -146,8 +148,25 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
         entries = [e for e in entries if e.handoff_type == handoff_type]
     if overdue:
         entries = [e for e in entries if e.overdue]
+    entries = with_lint_errors(workspace, entries, use_cache)
     entries.sort(key=lambda e: (parse_iso(e.due_by) or NEVER, e.run_id))
     return entries
+
+
+def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
+                     use_cache: bool = True) -> list[QueueEntry]:
+    """Count the lint errors of the open packets (one lint run for all of them), so that the
+    queue can mark those that are not ready to decide."""
+    import dataclasses
+
+    from .lint.engine import error_counts
+
+    wanted = {workspace.root / e.path: e for e in entries
+              if e.status == "open" and e.problem is None}
+    counts = error_counts(workspace, list(wanted), use_cache=use_cache)
+    found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
+    return [dataclasses.replace(e, lint_errors=found[id(e)]) if id(e) in found else e
+            for e in entries]
 
 
 NEVER = datetime.max.replace(tzinfo=timezone.utc)

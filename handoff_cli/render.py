@@ -123,7 +123,7 @@ def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None 
             first.append_text(cells["due"]).append("  ").append_text(esc(cells["owner"]))
             second = esc(f"  {cells['type']} · ")
             second.stylize("dim")
-            second.append_text(esc(cells["trigger"]))
+            second.append_text(cells["trigger"])
             second.truncate(max(width, 20), overflow="ellipsis")
             grid.add_row(first)
             grid.add_row(second)
@@ -137,10 +137,10 @@ def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None 
         table.add_column(name, no_wrap=True, width=widest,
                          justify="right" if name == "age" else "left")
         used += widest + 3  # padding on both sides and a divider
-    room = max(12, width - used - 4)
+    room = max(12, width - used - 1)  # every spare column goes to the trigger
     table.add_column("trigger", no_wrap=True, width=room)
     for cells in rows:
-        trigger = esc(cells["trigger"])
+        trigger = cells["trigger"]
         trigger.truncate(room, overflow="ellipsis")
         table.add_row(esc(cells["runId"]), esc(cells["type"]), esc(cells["owner"]),
                       cells["status"], cells["age"], cells["due"], trigger)
@@ -148,18 +148,27 @@ def queue_table(entries: Sequence[QueueEntry], title: str, now: datetime | None 
 
 
 def _queue_cells(entry: QueueEntry, now: datetime) -> dict[str, Any]:
+    from rich.text import Text
+
+    from .review import SETTLED
+
     created = parse_iso(entry.created_at)
     due = relative_time(parse_iso(entry.due_by), now) if entry.due_by else "no due time"
     status = esc(entry.status)
     status.stylize(STATUS_STYLE.get(entry.status, ""))
     due_text = esc(("OVERDUE " if entry.overdue else "due ") + due if entry.due_by else due)
+    if entry.status in SETTLED:  # a settled packet waits for nobody
+        due_text = Text("-")
     if entry.overdue:
         due_text.stylize("bold red")
+    trigger = esc(entry.problem or entry.trigger)
+    if entry.lint_errors:
+        trigger = Text.assemble((not_ready_text(entry.lint_errors), "bold red"), " · ", trigger)
     return {
         "runId": entry.run_id, "type": entry.handoff_type, "status": status, "due": due_text,
         "owner": entry.owner_role + (" (escalated)" if entry.escalated_to else ""),
         "age": relative_time(created, now).removesuffix(" ago") if created else "-",
-        "trigger": entry.problem or entry.trigger,
+        "trigger": trigger,
     }
 
 

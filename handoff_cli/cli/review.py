@@ -5,6 +5,7 @@ On a terminal `decide` prompts for an option, a note and a confirmation; scripts
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -208,3 +209,62 @@ def review_command(
     left = len(items) - reached
     summary = ", ".join(f"{verb} {count}" for verb, count in counts.items())
     typer.echo(f"{summary[0].upper()}{summary[1:]}" + (f"; {left} not reached." if left else "."))
+
+
+def system_opener() -> list[str] | None:
+    """The command that opens a file or URL with the user's default application:
+    $HANDOFF_OPENER (a command line), else `open` on macOS, `xdg-open` elsewhere."""
+    import os
+    import shlex
+    import shutil
+
+    chosen = os.environ.get("HANDOFF_OPENER", "").strip()
+    if chosen:
+        return shlex.split(chosen)
+    if sys.platform == "win32":
+        return None  # os.startfile
+    name = "open" if sys.platform == "darwin" else "xdg-open"
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+@app.command("open")
+def open_command(
+    ctx: typer.Context,
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
+    name: str = typer.Argument(..., metavar="NAME", help="The evidence entry's name."),
+    print_: bool = typer.Option(False, "--print", help="Print its path (or URL) instead."),
+) -> None:
+    """Open one evidence file (inside the workspace only) or URL with the system's opener."""
+    import os
+    import subprocess
+
+    from ..errors import HandoffError
+    from ..review import evidence_target
+
+    workspace = current_workspace(ctx, near=packet_file(packet))
+    target = evidence_target(workspace, packet, name)
+    where = target.url if target.url is not None else str(target.path)
+    if print_:
+        typer.echo(safe_text(where))
+        return
+    opener = system_opener()
+    if opener is None and sys.platform == "win32":
+        os.startfile(where)  # type: ignore[attr-defined]
+        return
+    if opener is None:
+        raise UsageError("no opener found (xdg-open or open); set HANDOFF_OPENER, or use "
+                         f"--print: {safe_text(where)}")
+    try:
+        # A list, never a shell: the path or URL is one argument whatever it contains. The
+        # openers hand the file to the application and return at once.
+        result = subprocess.run([*opener, where], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise HandoffError(f"cannot run the opener {opener[0]}: {exc}") from None
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise HandoffError(f"the opener {opener[0]} failed (exit {result.returncode})"
+                           + (f": {detail[-1]}" if detail else ""))
+    typer.echo(safe_text(f"Opened {name}: {where}"), err=True)

@@ -454,14 +454,15 @@ def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
     return sorted(_placed(workspace, shown, _positions(packet, issues)))
 
 
-def error_counts(workspace: Workspace, paths: Sequence[Path]) -> dict[Path, int]:
+def error_counts(workspace: Workspace, paths: Sequence[Path],
+                 use_cache: bool = True) -> dict[Path, int]:
     """How many lint errors each packet file has, exactly as `handoff lint PATH...` counts them
     (severities, suppressions, twins): the reviewer's "not ready" mark. One lint run for all."""
     if not paths:
         return {}
     counts = {path: 0 for path in paths}
     by_shown = {str(path): path for path in paths}
-    for finding in lint_paths(workspace, list(paths)):
+    for finding in lint_paths(workspace, list(paths), use_cache=use_cache):
         path = by_shown.get(finding.path)
         if path is not None and finding.severity == "error":
             counts[path] += 1

@@ -59,6 +59,7 @@ def test_json_shape(run: Any, mixed: Path) -> None:
         "triggerReason": "Refund amount exceeds standard policy and customer has two prior "
                          "complaints",
         "path": "packets/send-late.json", "problem": None,
+        "lintErrors": 6,  # a refund's options and evidence on an external_sending packet
     }
 
 
