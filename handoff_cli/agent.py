@@ -40,7 +40,8 @@ class PacketStatus:
         settled: an agent never acts on a forgery."""
         if self.status not in SETTLED:
             return False
-        if self.signatures == "required" and self.status in ("decided", "returned"):
+        if self.signatures == "required" and self.decision is not None \
+                and self.status in ("decided", "returned", "closed"):
             return self.verified is True
         return True
 
@@ -51,7 +52,8 @@ class PacketStatus:
                 "decision": dict(self.decision) if self.decision is not None else None,
                 "option": option, "missing": list(self.missing),
                 "agentNextActionAfterDecision": self.next_action, "outcome": self.outcome,
-                "verified": self.verified, "verification": self.verification}
+                "verified": self.verified, "verification": self.verification,
+                "settled": self.settled}
 
 
 

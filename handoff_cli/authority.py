@@ -47,14 +47,19 @@ def recorded_escalation(data: Mapping[str, Any]) -> str | None:
 
 
 def runbook_due(runbook: Runbook, data: Mapping[str, Any]) -> datetime | None:
-    """The latest due time the runbook allows: createdAt (or the last escalation) plus the
-    type's time to decide; None when the type or createdAt is unknown."""
+    """The latest due time the runbook allows: createdAt (or the last escalation or resubmit,
+    which restart the clock) plus the type's time to decide; None when the type or createdAt
+    is unknown."""
     handoff_type = runbook.types.get(str(data.get("handoffType")))
     created = parse_iso(data.get("createdAt"))
     if handoff_type is None or created is None:
         return None
     start = created
-    for event in escalation_events(data):
+    history = data.get("history")
+    restarts = [e for e in history if isinstance(e, dict)
+                and e.get("event") in ("escalated", "resubmitted")] if isinstance(history, list) \
+        else []
+    for event in restarts:
         at = parse_iso(event.get("at"))
         if at is not None and at > start:
             start = at

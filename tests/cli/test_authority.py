@@ -190,3 +190,21 @@ def test_show_marks_an_owner_the_runbook_disagrees_with(run: Any, root: Path) ->
     assert run("route").exit_code == 0
     data = json.loads(run("show", RUN, "--format", "json").stdout)
     assert data["authorityProblem"] is None and data["mayDecide"] == [DANA]
+
+
+def test_a_resubmit_restarts_the_runbook_clock(run: Any, root: Path) -> None:
+    now = datetime.now(timezone.utc)
+    created = now - timedelta(hours=1)
+    path = write_packet(root, f"{RUN}.md", with_keys(
+        f"createdAt: {iso(created)}\ndueBy: {iso(created + timedelta(hours=4))}\n"))
+    assert run("decide", RUN, "--return", "--missing", "customerTier", "--as", MARIA
+               ).exit_code == 0
+    assert run("resubmit", RUN, "--set", "customerTier=gold").exit_code == 0
+    assert load_packet(path).data["dueBy"] > iso(created + timedelta(hours=4))
+    lint = run("lint", "--format", "json", f"packets/{RUN}.md")
+    assert "H705" not in {f["rule"] for f in json.loads(lint.stdout)}, lint.stdout
+    # A dueBy typed beyond that is still too late.
+    path.write_text(path.read_text().replace(load_packet(path).data["dueBy"],
+                                             "2099-01-01T00:00:00Z"))
+    lint = run("lint", "--format", "json", f"packets/{RUN}.md")
+    assert "H705" in {f["rule"] for f in json.loads(lint.stdout)}

@@ -180,6 +180,12 @@ def test_a_hand_typed_decision_is_never_settled(run: Any, signed: Path) -> None:
     assert "H801" in {f["rule"] for f in json.loads(lint.stdout)}
     verify = run("verify")
     assert verify.exit_code == 1 and "unsigned" in verify.stdout
+    assert status["settled"] is False
+    # Nor as 'closed', as if the agent had already acted on it.
+    forge(signed, load_packet(signed).data["decision"], status="closed")
+    closed = status_json(run)
+    assert (closed["status"], closed["settled"]) == ("closed", False)
+    assert run("wait", RUN, "--timeout", "0").exit_code == 124
 
 
 def test_a_signature_copied_from_another_packet_is_rejected(run: Any, signed: Path,
