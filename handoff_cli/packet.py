@@ -341,11 +341,76 @@ def packet_loader() -> Any:
                     seen.add(key_node.value)
             return super().construct_mapping(node, deep=deep)
 
+        def construct_document(self, node: Any) -> Any:
+            # The common packet (plain maps, lists, strings, numbers) is built in one direct
+            # pass; anything else, and every error, takes PyYAML's own path, so results and
+            # messages are the same either way (a test compares both on the corpus).
+            try:
+                data = _plain_document(self, node)
+            except _Unusual:
+                self.constructed_objects.clear()
+                return super().construct_document(node)
+            self.constructed_objects.clear()
+            return data
+
     PacketLoader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in base.yaml_implicit_resolvers.items()
     }
     return PacketLoader
+
+
+class _Unusual(Exception):
+    """A node the direct builder leaves to PyYAML's constructor."""
+
+
+_STR, _MAP, _SEQ = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:map",
+                    "tag:yaml.org,2002:seq")
+_SIMPLE_SCALARS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool",
+                             "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+
+
+def _plain_document(loader: Any, root: Any) -> Any:
+    """Build a document of plain maps, lists and scalars as SafeConstructor would; raise
+    _Unusual for any other node, a merge key, a repeated key or a recursive alias."""
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    built: dict[int, Any] = {}  # an alias yields the same object, as PyYAML's does
+    building: set[int] = set()
+
+    def build(node: Any) -> Any:
+        key = id(node)
+        if key in built:
+            return built[key]
+        kind, tag = node.__class__, node.tag
+        if kind is scalar_node:
+            if tag == _STR:
+                value: Any = node.value
+            elif tag in _SIMPLE_SCALARS:
+                value = loader.construct_object(node)
+            else:
+                raise _Unusual
+        elif key in building:
+            raise _Unusual
+        elif kind is mapping_node and tag == _MAP:
+            building.add(key)
+            value = {}
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                if key_node.__class__ is not scalar_node or key_node.value in seen:
+                    raise _Unusual
+                seen.add(key_node.value)
+                value[build(key_node)] = build(value_node)
+            building.discard(key)
+        elif kind is sequence_node and tag == _SEQ:
+            building.add(key)
+            value = [build(item) for item in node.value]
+            building.discard(key)
+        else:
+            raise _Unusual
+        built[key] = value
+        return value
+
+    return build(root)
 
 
 def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
