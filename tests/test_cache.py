@@ -379,3 +379,18 @@ def test_file_directives_survive_the_cache(run: Any, root: Path) -> None:
         "  rules: {}\n", "  rules: {}\n  fileSuppressions: false\n"))
     assert sorted(lint_rules(run)) == [("packets/refund-000.md", "H503"),
                                        ("packets/refund-000.md", "H901")]
+
+
+def test_twins_found_when_many_files_are_named(root: Path) -> None:
+    """With many PATHs (list's readiness check) the queue folders are read once for twins."""
+    seed_packets(root, 40)
+    twin = SEED_MD.replace(SEED_NAME, "refund-005")
+    write_packet(root, "refund-005.md", twin, folder="exceptions")
+    workspace = open_workspace(root)
+    named = sorted((root / "packets").glob("*.md"))
+    found = lint_paths(workspace, named)
+    assert [(Path(f.path).name, f.rule) for f in found] == [("refund-005.md", "H601")]
+    assert "exceptions/refund-005.md" in found[0].message
+    assert lint_paths(workspace, named) == found  # warm
+    assert lint_paths(workspace, named[:3]) == []
+    assert [f.rule for f in lint_paths(workspace, named[5:6])] == ["H601"]

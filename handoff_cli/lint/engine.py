@@ -146,6 +146,9 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
 
     # A default run lints every queue file, so the listing answers "does a twin exist?".
     queue_listing = None if paths else set(absolutes)
+    # Many files named on the command line (list's readiness check): read each queue folder
+    # once instead of looking for four twin files per packet.
+    folder_names = queue_folder_names(workspace) if paths and len(targets) >= 32 else None
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     use = SuppressionUse()
@@ -154,7 +157,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         checked = result
         issues = list(checked.issues)
         duplicates = duplicate_issues(checked.run_id, target.path, workspace, seen_ids,
-                                      target.shown, queue_listing)
+                                      target.shown, queue_listing, folder_names)
         duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
         if duplicates:
             try:
@@ -358,9 +361,11 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
 
 def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
                      seen_ids: dict[str, str], shown: str,
-                     queue_listing: set[str] | None) -> list[Issue]:
+                     queue_listing: set[str] | None,
+                     folder_names: dict[Path, set[str]] | None = None) -> list[Issue]:
     """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues
-    (found from the listing of a full run, else by looking for the twin files)."""
+    (found from the listing of a full run, else by looking for the twin files, among the names
+    in `folder_names` when given)."""
     if run_id is None:
         return []
     if run_id in seen_ids:
@@ -369,14 +374,31 @@ def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
     seen_ids[run_id] = shown
     if queue_listing is not None or path.stem != run_id:
         return []
-    own = os.path.realpath(path)
+    own = None
     for folder in (workspace.packets_dir, workspace.exceptions_dir):
         for suffix in PACKET_SUFFIXES:
-            twin = folder / f"{run_id}{suffix}"
-            if twin.is_file() and os.path.realpath(twin) != own:
+            name = f"{run_id}{suffix}"
+            if folder_names is not None and name not in folder_names.get(folder, ()):
+                continue
+            twin = folder / name
+            if os.path.abspath(twin) == os.path.abspath(path) or not twin.is_file():
+                continue  # the file itself (the same path: the same real file), or none
+            own = own or os.path.realpath(path)
+            if os.path.realpath(twin) != own:
                 where = _relative(twin, workspace.root)
                 return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     return []
+
+
+def queue_folder_names(workspace: Workspace) -> dict[Path, set[str]]:
+    """The entry names of the review and exception queue folders."""
+    names: dict[Path, set[str]] = {}
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        try:
+            names[folder] = set(os.listdir(folder))
+        except (OSError, ValueError):
+            names[folder] = set()
+    return names
 
 
 def template_placeholders(workspace: Workspace) -> frozenset[str]:
