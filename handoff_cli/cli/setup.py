@@ -40,7 +40,8 @@ def schema(
 def rules(
     fmt: str = typer.Option("text", "--format", help="text or json."),
 ) -> None:
-    """List every lint rule: id, name, default severity and what it catches."""
+    """List every lint rule: id, name, default severity, fixable, and what it catches."""
+    from ..lint.fix import FIXABLE
     from ..lint.registry import RULES
     from ..textsafe import safe_json
     from .app import check_choice
@@ -48,10 +49,14 @@ def rules(
     check_choice(fmt, ("text", "json"), "--format")
     if fmt == "json":
         typer.echo(safe_json([{"id": r.code, "name": r.name, "severity": r.severity,
-                               "summary": r.summary} for r in RULES]))
+                               "fixable": r.code in FIXABLE, "summary": r.summary}
+                              for r in RULES]))
         return
     for rule in RULES:
-        typer.echo(f"{rule.code}  {rule.name:<26} {rule.severity:<8} {rule.summary}")
+        fixable = "fix" if rule.code in FIXABLE else ""
+        typer.echo(f"{rule.code}  {rule.name:<26} {rule.severity:<8} {fixable:<4}{rule.summary}")
+    typer.echo("\n'fix': 'handoff lint --fix' fixes it where it safely can: "
+               + "; ".join(f"{code} {what}" for code, what in FIXABLE.items()))
 
 
 @app.command()
