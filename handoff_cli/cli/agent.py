@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from . import complete
 from .app import app, current_workspace, report_hooks
 from .sync import PUSH_HELP, written
 
@@ -14,7 +15,8 @@ from .sync import PUSH_HELP, written
 @app.command()
 def status(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file).",
+                                 autocompletion=complete.run_ids),
 ) -> None:
     """Print the status, decision, chosen option (label and risk) and next action as JSON."""
     from ..agent import status as packet_status
@@ -26,7 +28,8 @@ def status(
 @app.command()
 def wait(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file).",
+                                 autocompletion=complete.run_ids),
     timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS", min=0,
         help="Give up after SECONDS with exit 124 (default: wait forever; 0: check once)."),
@@ -65,7 +68,8 @@ def wait(
 @app.command()
 def close(
     ctx: typer.Context,
-    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file)."),
+    run_id: str = typer.Argument(..., metavar="RUNID", help="The packet's runId (or its file).",
+                                 autocompletion=complete.run_ids),
     outcome: str = typer.Option(..., "--outcome", metavar="TEXT",
                                 help="What the agent did after the decision."),
     as_: str | None = typer.Option(None, "--as", help="Who closes it (history)."),

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from ..errors import UsageError
+from . import complete
 from .app import app, current_workspace, notice
 from .sync import PUSH_HELP, written
 
@@ -67,7 +68,8 @@ def packet_input(set_: list[str], evidence: list[str], option: list[str], from_j
 def new(
     ctx: typer.Context,
     handoff_type: str = typer.Argument(..., metavar="TYPE",
-                                       help="A handoff type from the runbook."),
+                                       help="A handoff type from the runbook.",
+                                       autocompletion=complete.handoff_types),
     set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
                                    help="Set a key (VALUE is JSON if it parses, else text)."),
     evidence: list[str] = typer.Option([], "--evidence", metavar="NAME=PATH",
@@ -83,7 +85,8 @@ def new(
     replaces: str | None = typer.Option(None, "--replaces", metavar="RUNID",
                                            help="File it in place of a returned packet."),
     fmt: str | None = typer.Option(None, "--format", help="md or json (default: workspace); "
-                                   "with --strict, json prints the findings as JSON too."),
+                                   "with --strict, json prints the findings as JSON too.",
+                                   autocompletion=complete.packet_formats),
     as_: str | None = typer.Option(None, "--as", help="Who creates it (history)."),
     push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:

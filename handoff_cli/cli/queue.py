@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ..textsafe import safe_json
+from . import complete
 from .app import app, check_choice, current_workspace, notice
 
 
@@ -12,11 +13,13 @@ from .app import app, check_choice, current_workspace, notice
 def list_command(
     ctx: typer.Context,
     owner: list[str] | None = typer.Option(
-        None, "--owner", metavar="ROLE", help="Only packets owned by ROLE (repeatable)."),
+        None, "--owner", metavar="ROLE", help="Only packets owned by ROLE (repeatable).",
+        autocompletion=complete.owner_roles),
     mine: bool = typer.Option(False, "--mine", help="Only packets owned by my roles."),
     status: str | None = typer.Option(None, "--status", help="open, decided, returned, "
-                                      "withdrawn or closed."),
-    handoff_type: str | None = typer.Option(None, "--type", help="Only this handoff type."),
+                                      "withdrawn or closed.", autocompletion=complete.statuses),
+    handoff_type: str | None = typer.Option(None, "--type", help="Only this handoff type.",
+                                            autocompletion=complete.handoff_types),
     overdue: bool = typer.Option(False, "--overdue", help="Only open packets past dueBy."),
     exceptions: bool = typer.Option(False, "--exceptions", help="Show the exception queue."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL", help="Identity for --mine."),

@@ -13,7 +13,7 @@ import typer
 
 from ..errors import EXIT_FAILED, UsageError
 from ..textsafe import safe_text
-from . import prompting
+from . import complete, prompting
 from .app import app, check_choice, current_workspace, report_hooks
 from .sync import PUSH_HELP, pull_first, written
 
@@ -36,7 +36,8 @@ def print_view(view: ReviewView) -> None:
 @app.command()
 def show(
     ctx: typer.Context,
-    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId.",
+                                 autocompletion=complete.run_ids),
     fmt: str = typer.Option("rich", "--format", "-f", help="rich, json or markdown."),
 ) -> None:
     """The review view: status and due time, goal and trigger, evidence, options with risk,
@@ -71,8 +72,10 @@ def no_terminal_hint() -> UsageError:
 @app.command()
 def decide(
     ctx: typer.Context,
-    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId.",
+                                 autocompletion=complete.run_ids),
     option: str | None = typer.Option(None, "--option", "-o", metavar="LABEL",
+                                      autocompletion=complete.option_labels,
                                          help="The chosen option's label (or its number)."),
     note: str | None = typer.Option(None, "--note", "-n", metavar="TEXT",
                                        help="A note for the agent and the record."),

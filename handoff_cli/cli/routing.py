@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..textsafe import safe_json
+from . import complete
 from .app import app, check_choice, current_workspace, notice
 from .sync import written
 
@@ -52,7 +53,8 @@ def route_command(
 def brief_command(
     ctx: typer.Context,
     handoff_type: str | None = typer.Argument(None, metavar="[TYPE]",
-                                                 help="Only this handoff type."),
+                                                 help="Only this handoff type.",
+                                                 autocompletion=complete.handoff_types),
 ) -> None:
     """Print the routing rules as Markdown, for an agent's instructions before the run."""
     from ..brief import brief_markdown
