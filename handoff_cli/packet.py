@@ -25,6 +25,7 @@ FENCE_TRAILER = " \t\r"
 # Keys written by the tool; everything else is the content a reviewer sees.
 MANAGED_KEYS = frozenset({"status", "createdAt", "dueBy", "decision", "history", "outcome",
                           "escalatedTo", "resolution", "replaces", "replacedBy"})
+JSON_BODY_KEY = "body"  # a JSON packet's Markdown narrative
 # open -> decided | returned | withdrawn, then closed; an exception: open -> resolved.
 STATUSES = ("open", "decided", "returned", "withdrawn", "closed", "resolved")
 # A runId names its file, so it is a safe file name; the packet schema has the same pattern.
@@ -179,8 +180,16 @@ def load_packet(path: Path, max_bytes: int = 1 << 20, root: str | None = None) -
     `root`, the real workspace root, a symlink leading outside it is refused unread)."""
     text = read_packet_text(path, max_bytes, root)
     if path.suffix.lower() == ".json":
-        return Packet(path=path, kind="json", text=text, data=parse_json_object(text))
+        data = parse_json_object(text)
+        return Packet(path=path, kind="json", text=text, data=data, body=json_body(data))
     return parse_markdown(path, text)
+
+
+def json_body(data: Mapping[str, Any]) -> str:
+    """A JSON packet's narrative: its "body" text (a Markdown packet's body after the
+    frontmatter), so that both forms of one packet show and digest the same."""
+    body = data.get(JSON_BODY_KEY)
+    return body if isinstance(body, str) else ""
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -490,7 +499,8 @@ def _kind_of(value: Any) -> str:
 
 def content_digest(packet: Packet) -> str:
     """sha256 of what a reviewer sees: every unmanaged key plus the Markdown body."""
-    content = {key: value for key, value in packet.data.items() if key not in MANAGED_KEYS}
+    content = {key: value for key, value in packet.data.items() if key not in MANAGED_KEYS
+               and not (packet.kind == "json" and key == JSON_BODY_KEY and isinstance(value, str))}
     body = packet.body.replace("\r\n", "\n").strip()
     payload = json.dumps({"packet": content, "body": body}, sort_keys=True, ensure_ascii=False,
                          separators=(",", ":"), default=str)

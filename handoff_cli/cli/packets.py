@@ -135,3 +135,25 @@ def _report_findings(workspace: Any, path: Path) -> None:
                f"check again with: handoff lint {workspace.relative(path)}")
 
 
+
+
+@app.command()
+def convert(
+    ctx: typer.Context,
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId.",
+                                 autocompletion=complete.run_ids),
+    to: str = typer.Option(..., "--to", metavar="md|json", help="The form to write: md or json.",
+                           autocompletion=complete.packet_formats),
+    keep: bool = typer.Option(False, "--keep", help="Keep the original file too."),
+) -> None:
+    """Rewrite a packet as Markdown or JSON (every key, the body and the history kept)."""
+    from ..convert import convert_packet
+    from .app import check_choice
+
+    check_choice(to, ("md", "json"), "--to")
+    workspace = current_workspace(ctx)
+    done = convert_packet(workspace, packet, to, keep=keep)
+    typer.echo(workspace.relative(done.target))
+    if done.kept:
+        notice(f"note: kept {workspace.relative(done.source)}; both files have the same runId "
+               "(lint H601) until one is removed")

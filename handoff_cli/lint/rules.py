@@ -313,7 +313,7 @@ def check_placeholders(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
                 yield Issue("H603", keypath, f"unfilled placeholder '{match.group(0)}' in "
                             f"{_dotted(keypath)}")
                 break
-    if packet.body and ctx.template_placeholders:
+    if packet.kind == "md" and packet.body and ctx.template_placeholders:  # JSON: a key above
         for match in PLACEHOLDER.finditer(packet.body):
             if (match.group(1) or match.group(2)) in ctx.template_placeholders:
                 line = packet.body_line + packet.body.count("\n", 0, match.start())
