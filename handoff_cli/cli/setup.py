@@ -28,11 +28,28 @@ def init(
 
 @app.command()
 def schema(
+    ctx: typer.Context,
     runbook: bool = typer.Option(False, "--runbook", help="Print the runbook schema instead."),
+    for_workspace: bool = typer.Option(
+        False, "--for-workspace",
+        help="The packet schema with this workspace's handoff types, owner roles, required "
+             "evidence and option labels as enums (for editors)."),
 ) -> None:
     """Print the packet JSON Schema (works with any JSON Schema tool or editor)."""
     from ..schema import schema_text
 
+    if runbook and for_workspace:
+        from ..errors import UsageError
+
+        raise UsageError("--runbook and --for-workspace do not go together")
+    if for_workspace:
+        from ..schema.workspace import workspace_packet_schema
+        from ..textsafe import safe_json
+        from .app import current_workspace
+
+        workspace = current_workspace(ctx)
+        typer.echo(safe_json(workspace_packet_schema(workspace.runbook)))
+        return
     typer.echo(schema_text("runbook" if runbook else "packet"), nl=False)
 
 

@@ -7,6 +7,7 @@ Per-file results come from the cache (cache.py) or from checking the file; cross
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +27,9 @@ from .suppress import (
     suppress_file,
     unused_entries,
 )
+
+# The YAML language server's schema modeline that templates carry for editors.
+MODELINE = re.compile(r"^[ \t]*#[ \t]*yaml-language-server:.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, order=True)
@@ -411,6 +415,7 @@ def template_placeholders(workspace: Workspace) -> frozenset[str]:
                 text = template.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
+            text = MODELINE.sub("", text)  # `$schema=` in the editor modeline is no placeholder
             names.update(m.group(1) or m.group(2) for m in PLACEHOLDER.finditer(text))
     return frozenset(names)
 
