@@ -34,7 +34,7 @@ def test_strict_writes_nothing_and_prints_the_findings(run: Any, root: Path) -> 
     before = queue_files(root)
     result = run("new", "customer_exception", "--set", "runId=draft-1", "--strict")
     assert result.exit_code == 1
-    assert "packets/draft-1.md:6:1: H603 unfilled placeholder '$agentGoal'" in result.stdout
+    assert "packets/draft-1.md:7:1: H603 unfilled placeholder '$agentGoal'" in result.stdout
     assert "not created" in result.stderr and "--strict" in result.stderr
     assert queue_files(root) == before
     assert not list((root / ".handoff" / "tmp").glob("*"))  # nothing staged and left behind
