@@ -42,6 +42,7 @@ def convert_packet(workspace: Workspace, ref: str, to: str, *, keep: bool = Fals
     packet = _load(workspace, path)
     if packet.kind == to:
         raise UsageError(f"it is already a .{to} packet", path)
+    _refuse_conflict(packet)
     target = path.with_name(f"{_file_stem(packet)}.{to}")
     with packet_lock(workspace.state_dir, lock_key(packet.run_id, packet.path)):
         fresh = _load(workspace, path)
@@ -108,6 +109,17 @@ def _is_body_key(packet: Packet, key: str) -> bool:
 
 def _norm(body: str) -> str:
     return body.replace("\r\n", "\n").strip()
+
+
+def _refuse_conflict(packet: Packet) -> None:
+    """An unresolved merge (H113) is resolved first: inside a JSON string its markers would
+    no longer be seen."""
+    from .lint.rules import conflict_marker_issues
+
+    found = conflict_marker_issues(packet.text)
+    if found:
+        raise PacketError("it has git conflict markers (H113): resolve the merge first",
+                          packet.path, found[0].line)
 
 
 def _file_stem(packet: Packet) -> str:

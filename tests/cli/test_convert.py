@@ -120,6 +120,10 @@ def test_corpus_packets_lint_the_same_after_converting(run: Any, root: Path, nam
     before = {rule for _, rule in lint_rules(run) if rule not in ("H602",)}
     to = "md" if name.endswith(".json") else "json"
     result = run("convert", f"packets/{name}", "--to", to)
+    if "H113" in before:  # an unresolved merge is refused, the file left as it was
+        assert result.exit_code == 1 and "resolve the merge first" in result.stderr
+        assert (root / "packets" / name).read_bytes() == (CORPUS / name).read_bytes()
+        return
     assert result.exit_code == 0, result.output
     after = {rule for _, rule in lint_rules(run) if rule not in ("H602",)}
     assert after == before, (stem, before, after)
