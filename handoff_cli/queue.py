@@ -138,8 +138,6 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
 
         cache = ResultCache(workspace.state_dir)
     entries = [entry_for(workspace, path, now, cache) for path in files]
-    if cache is not None:
-        cache.save()
     if owners is not None:
         entries = [e for e in entries if e.owner_role in owners]
     if status is not None:
@@ -148,13 +146,16 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
         entries = [e for e in entries if e.handoff_type == handoff_type]
     if overdue:
         entries = [e for e in entries if e.overdue]
-    entries = with_lint_errors(workspace, entries, use_cache)
+    entries = with_lint_errors(workspace, entries, use_cache, cache)
+    if cache is not None:
+        cache.save()
     entries.sort(key=lambda e: (parse_iso(e.due_by) or NEVER, e.run_id))
     return entries
 
 
 def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
-                     use_cache: bool = True) -> list[QueueEntry]:
+                     use_cache: bool = True, cache: ResultCache | None = None
+                     ) -> list[QueueEntry]:
     """Count the lint errors of the open packets (one lint run for all of them), so that the
     queue can mark those that are not ready to decide."""
     import dataclasses
@@ -163,7 +164,7 @@ def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
 
     wanted = {workspace.root / e.path: e for e in entries
               if e.status == "open" and e.problem is None}
-    counts = error_counts(workspace, list(wanted), use_cache=use_cache)
+    counts = error_counts(workspace, list(wanted), use_cache=use_cache, shared=cache)
     found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
     return [dataclasses.replace(e, lint_errors=found[id(e)]) if id(e) in found else e
             for e in entries]

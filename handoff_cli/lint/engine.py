@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..cache import cacheable_stat
+from ..cache import ResultCache, cacheable_stat
 from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import PACKET_SUFFIXES, Workspace, packet_file_names, packet_files
 from .registry import RULES_BY_CODE
@@ -97,21 +97,21 @@ class Checked:
 
 
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
-               workers: int | None = None) -> list[Finding]:
+               workers: int | None = None, shared: ResultCache | None = None) -> list[Finding]:
     """Lint packet files and return every finding at its configured severity, sorted.
 
     Findings are reused from the cache under .handoff/ only while nothing they depend on has
     changed; `workers` (default: one per core, for large runs) checks cold files in parallel.
+    `shared` is a cache the caller opened and will save (list reads rows and findings from one).
     """
     context = LintContext(workspace, workspace.runbook, template_placeholders(workspace))
     exceptions_context = replace(context, in_exceptions=True)
     exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
     targets = collect_targets(workspace, paths)
-    cache = None
-    if use_cache and len(targets) >= CACHE_MIN_FILES:
-        from ..cache import ResultCache
-
+    cache = shared if use_cache else None
+    if use_cache and cache is None and len(targets) >= CACHE_MIN_FILES:
         cache = ResultCache(workspace.state_dir)
+    if cache is not None:
         context_key = context_digest(workspace, context)
     results: list[Checked | None] = [None] * len(targets)
     stats: list[os.stat_result | None] = [None] * len(targets)
@@ -176,7 +176,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     if not paths and workspace.settings.lint_ignore:  # only a whole run knows what is unused
         findings += _placed(workspace, _relative(workspace.config_path, workspace.root),
                             unused_entries(workspace.settings.lint_ignore, use))
-    if cache is not None:
+    if cache is not None and cache is not shared:
         if not paths:
             cache.keep_only(set(absolutes))
         cache.save()
@@ -379,14 +379,18 @@ def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
     if queue_listing is not None or path.stem != run_id:
         return []
     own = None
+    own_text = os.path.abspath(path)
     for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        folder_text = os.path.abspath(folder) + os.sep
         for suffix in PACKET_SUFFIXES:
             name = f"{run_id}{suffix}"
             if folder_names is not None and name not in folder_names.get(folder, ()):
                 continue
+            if folder_text + name == own_text:
+                continue  # the file itself (the same path: the same real file)
             twin = folder / name
-            if os.path.abspath(twin) == os.path.abspath(path) or not twin.is_file():
-                continue  # the file itself (the same path: the same real file), or none
+            if not twin.is_file():
+                continue
             own = own or os.path.realpath(path)
             if os.path.realpath(twin) != own:
                 where = _relative(twin, workspace.root)
@@ -481,15 +485,15 @@ def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
     return sorted(_placed(workspace, shown, _positions(packet, issues)))
 
 
-def error_counts(workspace: Workspace, paths: Sequence[Path],
-                 use_cache: bool = True) -> dict[Path, int]:
+def error_counts(workspace: Workspace, paths: Sequence[Path], use_cache: bool = True,
+                 shared: ResultCache | None = None) -> dict[Path, int]:
     """How many lint errors each packet file has, exactly as `handoff lint PATH...` counts them
     (severities, suppressions, twins): the reviewer's "not ready" mark. One lint run for all."""
     if not paths:
         return {}
     counts = {path: 0 for path in paths}
     by_shown = {str(path): path for path in paths}
-    for finding in lint_paths(workspace, list(paths), use_cache=use_cache):
+    for finding in lint_paths(workspace, list(paths), use_cache=use_cache, shared=shared):
         path = by_shown.get(finding.path)
         if path is not None and finding.severity == "error":
             counts[path] += 1
