@@ -107,27 +107,46 @@ def _packet_word(ctx: typer.Context) -> str | None:
     return None
 
 
-def option_labels(ctx: typer.Context, incomplete: str) -> list[str]:
-    """The option labels of the packet named on the command line (only that packet is read)."""
+def _named_packet(ctx: typer.Context) -> Any:
+    """The one packet named on the command line, loaded (None if there is none or it fails)."""
     from ..packet import load_packet
-    from ..packet import option_labels as labels_of
     from ..workspace import resolve_packet_path
 
     ref = ctx.params.get("packet") or ctx.params.get("run_id") or _packet_word(ctx)
     if not isinstance(ref, str) or not ref:
-        return []
+        return None
     try:
         workspace = _workspace(ctx)
         path = resolve_packet_path(workspace, ref)
-        packet = load_packet(Path(path), workspace.settings.max_file_bytes)
+        return load_packet(Path(path), workspace.settings.max_file_bytes)
     except Exception:
-        return []
+        return None
+
+
+def _offered(values: list[str], incomplete: str) -> list[str]:
+    """Agent-written values that start with `incomplete` and are safe to hand to a shell."""
     from ..textsafe import safe_text
 
-    labels = [label for label in labels_of(packet.data)
-              if label.startswith(incomplete) and safe_text(label) == label and label.strip()]
+    found = [v for v in values if v.startswith(incomplete) and safe_text(v) == v and v.strip()]
     if os.environ.get("_HANDOFF_COMPLETE") == "complete_bash":
-        # bash inserts a completion as typed: escape spaces and shell characters so a label
+        # bash inserts a completion as typed: escape spaces and shell characters so a value
         # stays one word (a backslash, not quotes, so that it still starts with what was typed)
-        return [re.sub(r"([^\w@%+=:,./-])", r"\\\1", label) for label in labels]
-    return labels
+        return [re.sub(r"([^\w@%+=:,./-])", r"\\\1", v) for v in found]
+    return found
+
+
+def evidence_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The evidence names of the packet named on the command line (only that one is read)."""
+    from ..packet import evidence_entries
+
+    packet = _named_packet(ctx)
+    return [] if packet is None else _offered([n for n, _ in evidence_entries(packet.data)],
+                                              incomplete)
+
+
+def option_labels(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The option labels of the packet named on the command line (only that packet is read)."""
+    from ..packet import option_labels as labels_of
+
+    packet = _named_packet(ctx)
+    return [] if packet is None else _offered(labels_of(packet.data), incomplete)

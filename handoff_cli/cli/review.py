@@ -234,8 +234,10 @@ def system_opener() -> list[str] | None:
 @app.command("open")
 def open_command(
     ctx: typer.Context,
-    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
-    name: str = typer.Argument(..., metavar="NAME", help="The evidence entry's name."),
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId.",
+                                 autocompletion=complete.run_ids),
+    name: str = typer.Argument(..., metavar="NAME", help="The evidence entry's name.",
+                               autocompletion=complete.evidence_names),
     print_: bool = typer.Option(False, "--print", help="Print its path (or URL) instead."),
 ) -> None:
     """Open one evidence file (inside the workspace only) or URL with the system's opener."""

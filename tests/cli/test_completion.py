@@ -71,6 +71,13 @@ def test_option_labels_of_the_named_packet_stay_one_word(queue: Path) -> None:
         "offer\\ credit"]
 
 
+def test_evidence_names_for_open(queue: Path) -> None:
+    assert bash_words(queue, f"handoff open {RUN} ") == [
+        "orderFile", "conversationSummary", "policyExcerpt"]
+    assert bash_words(queue, f"handoff open {RUN} po") == ["policyExcerpt"]
+    assert bash_words(queue, "handoff open qu") == ["quote-77"]
+
+
 def test_workspace_flag_and_no_workspace(queue: Path, tmp_path: Path) -> None:
     outside = tmp_path / "elsewhere"
     outside.mkdir()
