@@ -316,7 +316,7 @@ def verdict_of(workspace: Workspace, packet: Packet) -> Verdict:
 def verify_packets(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Verdict]:
     """The verdict of every recorded decision in the given packets (default: packets/)."""
     from .packet import LoadFailure, load_packet
-    from .workspace import PACKET_SUFFIXES, packet_files
+    from .workspace import PACKET_SUFFIXES, find_packet_file, packet_files
 
     if workspace.allowed_signers_path is None:
         raise ConfigError("nothing to verify against: set decisions.allowedSigners in "
@@ -328,8 +328,10 @@ def verify_packets(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Ver
             files.extend(packet_files(given))
         elif given.is_file() and given.suffix in PACKET_SUFFIXES:
             files.append(given)
+        elif (found := find_packet_file(workspace, str(given))) is not None:
+            files.append(found)  # a runId
         else:
-            raise NotFoundError("no such packet file or folder", given)
+            raise NotFoundError("no such packet file, folder or runId", given)
     verdicts: list[Verdict] = []
     for path in sorted(dict.fromkeys(files)):
         try:

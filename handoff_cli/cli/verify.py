@@ -16,7 +16,7 @@ FORMATS = ("text", "json")
 def verify_command(
     ctx: typer.Context,
     paths: list[Path] | None = typer.Argument(
-        None, metavar="[PATH...]", help="Packet files or folders (default: packets/)."),
+        None, metavar="[PATH...]", help="Packet files, folders or runIds (default: packets/)."),
     fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """Verify each recorded decision's OpenSSH signature against the allowed-signers file, its

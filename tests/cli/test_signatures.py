@@ -121,6 +121,9 @@ def test_a_signed_decision_verifies_end_to_end(run: Any, signed: Path,
     assert linted.exit_code == 0, linted.output
     text = run("verify")
     assert text.stdout.startswith(f"packets/{RUN}.md: verified by {MARIA} at ")
+    assert run("verify", RUN).stdout == text.stdout  # a runId works too
+    missing = run("verify", "no-such-run")
+    assert missing.exit_code == 1 and "no such packet" in missing.stderr
 
 
 def test_a_return_is_signed_too(run: Any, signed: Path, keys: dict[str, Path]) -> None:
