@@ -51,6 +51,17 @@ class HandoffGroup(TyperGroup):
         names: list[str] = super().list_commands(ctx)
         return sorted(names, key=lambda n: COMMAND_ORDER.index(n) if n in COMMAND_ORDER else 99)
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The command list with each command's whole first sentence, wrapped, never cut."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -66,9 +77,29 @@ class HandoffGroup(TyperGroup):
             if type(exc).__module__.startswith(("typer", "click")) or os.environ.get(
                 "HANDOFF_DEBUG"
             ):
+                if type(exc).__name__ == "NoSuchOption":  # typer vendors click: match by name
+                    hint = global_option_hint(str(getattr(exc, "option_name", "")),
+                                              getattr(getattr(exc, "ctx", None), "info_name",
+                                                      None))
+                    if hint:
+                        setattr(exc, "message", f"{getattr(exc, 'message', exc)}\n{hint}")  # noqa: B010
                 raise
             fail(f"internal error: {type(exc).__name__}: {exc} (set HANDOFF_DEBUG=1 for the "
                  "traceback and please report it)", EXIT_INTERNAL)
+
+
+GLOBAL_OPTIONS = {"-w": "DIR", "--workspace": "DIR", "--color": "auto|always|never",
+                  "--version": ""}
+
+
+def global_option_hint(option: str, command: str | None) -> str | None:
+    """The hint for a global option typed after the command (`handoff list -w DIR`)."""
+    name = option.split("=", 1)[0]
+    if name not in GLOBAL_OPTIONS or not command:
+        return None
+    value = f" {GLOBAL_OPTIONS[name]}" if GLOBAL_OPTIONS[name] else ""
+    return (f"Hint: {name} is a global option; put it before the command: "
+            f"handoff {name}{value} {command} ...")
 
 
 app = typer.Typer(

@@ -12,7 +12,6 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import click
 import typer
 
 from ..errors import UsageError
@@ -95,9 +94,10 @@ def show_recap(view: ReviewView, console: Console | None = None) -> None:
 def ask(question: str, default: str | None = None) -> str | None:
     """One line from the reviewer; None at end of input or Ctrl-C (both mean quit)."""
     try:
-        answer = click.prompt(safe_text(question), default=default or "",
+        # typer's own prompt: typer vendors click, so `click` may not even be installed.
+        answer = typer.prompt(safe_text(question), default=default or "",
                               show_default=bool(default), prompt_suffix=" ")
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("", err=True)
         return None
     return str(answer).strip()
@@ -187,7 +187,7 @@ def prompt_decision(view: ReviewView, identity: str, *, force: bool = False, yes
 def confirm(question: str) -> bool:
     """A yes/no question (default no); end of input means no."""
     try:
-        return bool(click.confirm(safe_text(question), default=False))
-    except click.exceptions.Abort:
+        return bool(typer.confirm(safe_text(question), default=False))
+    except typer.Abort:
         typer.echo("", err=True)
         return False
