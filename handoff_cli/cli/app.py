@@ -89,7 +89,7 @@ class HandoffGroup(TyperGroup):
 
 
 GLOBAL_OPTIONS = {"-w": "DIR", "--workspace": "DIR", "--color": "auto|always|never",
-                  "--version": ""}
+                  "--version": "", "--install-completion": "", "--show-completion": ""}
 
 
 def global_option_hint(option: str, command: str | None) -> str | None:
