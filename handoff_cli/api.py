@@ -229,6 +229,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
     body = given.body
     if body is None and fmt == "md" and isinstance(data.get("body"), str):
         body = data.pop("body")  # a Markdown packet keeps its narrative as the body
+    check_body(body)
     warnings: list[str] = []
     explicit = data.get("runId")
     if explicit is not None and (not isinstance(explicit, str) or not RUN_ID.match(explicit)):
@@ -264,6 +265,12 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                      queue="exceptions" if to_exceptions else "packets")
     problems = notify(workspace, event, path, created)
     return replace(made, hook_problems=problems)
+
+
+def check_body(body: str | None) -> None:
+    """Refuse a narrative that would make the packet file unreadable (a NUL byte: H104)."""
+    if body is not None and "\x00" in body:
+        raise UsageError("the body contains a NUL byte; a packet must be text")
 
 
 def packet_text(workspace: Workspace, template: str, fills: frozenset[str], given: PacketInput,

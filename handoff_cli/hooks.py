@@ -178,8 +178,10 @@ def run_hook(command: str, stdin: str, env: Mapping[str, str], cwd: Path,
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(OSError):
-        os.killpg(process.pid, signal.SIGKILL)
+    killpg = getattr(os, "killpg", None)  # POSIX; elsewhere only the hook itself is killed
+    if killpg is not None:
+        with contextlib.suppress(OSError):
+            killpg(process.pid, getattr(signal, "SIGKILL", signal.SIGTERM))
     with contextlib.suppress(OSError):
         process.kill()
     try:  # reap it; a grandchild that left the group may keep the pipes open: stop waiting

@@ -193,6 +193,9 @@ def resubmit(workspace: Workspace, ref: str | Path, given: PacketInput | None = 
         missing = missing_of(packet)
         updates = supplied_updates(packet, given)
         body = _body_of(given)
+        from .api import check_body
+
+        check_body(body)
         text = packet.text
         try:
             if updates:

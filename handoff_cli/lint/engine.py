@@ -469,6 +469,13 @@ def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
     from ..packet import parse_json_object, parse_markdown
 
     shown = _relative(path, workspace.root)
+    limit = workspace.settings.max_file_bytes
+    if len(text.encode("utf-8", "replace")) > limit:  # what reading the file would refuse
+        return _placed(workspace, shown,
+                       [("H103", 1, 1, f"file is larger than the {limit}-byte limit")])
+    if "\x00" in text:
+        return _placed(workspace, shown, [("H104", text.count("\n", 0, text.index("\x00")) + 1,
+                                           1, "file is binary (contains NUL bytes)")])
     try:
         if path.suffix.lower() == ".json":
             packet = Packet(path=path, kind="json", text=text, data=parse_json_object(text))

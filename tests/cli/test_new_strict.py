@@ -132,3 +132,19 @@ def test_an_unplanned_failure_goes_to_the_exception_queue(run: Any, root: Path) 
     assert "read-fail" not in {row["runId"] for row in listed}
     # It is a runId like any other: a second packet cannot take it.
     assert run("new", "customer_exception", "--set", "runId=read-fail").exit_code == 3
+
+
+def test_a_body_that_would_make_the_file_unreadable_is_refused(run: Any, root: Path) -> None:
+    seed = {**SEED, "runId": "nul-body", "body": "before\u0000after"}
+    result = run("new", "customer_exception", "--from-json", "-", input=json.dumps(seed))
+    assert result.exit_code == 2 and "NUL byte" in result.stderr
+    assert not (root / "packets" / "nul-body.md").exists()
+
+
+def test_strict_refuses_a_packet_over_the_size_limit(run: Any, root: Path) -> None:
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text().replace("maxFileBytes: 1048576", "maxFileBytes: 4096"))
+    result = run("new", "customer_exception", *COMPLETE, "--strict", "--body", "x" * 5000)
+    assert result.exit_code == 1
+    assert "H103 file is larger than the 4096-byte limit" in result.stdout
+    assert not (root / "packets" / "refund-8241.md").exists()
