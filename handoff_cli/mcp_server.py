@@ -11,6 +11,7 @@ import copy
 import functools
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -32,6 +33,8 @@ from .packet import RUN_ID
 from .workspace import Workspace, find_packet_file
 
 SERVER_NAME = "handoff"
+TOOL_NAMES = ("handoff_brief", "create_handoff", "report_exception", "handoff_status",
+              "wait_for_decision", "close_handoff")
 URI_PREFIX = "handoff://packets/"
 RUNBOOK_URI = "handoff://runbook"
 WAIT_CAP = 600.0  # seconds one wait_for_decision call may block
@@ -77,10 +80,12 @@ def error_payload(exc: HandoffError) -> dict[str, Any]:
 
 def error_text(error: Mapping[str, Any]) -> str:
     """The refusal as text an agent reads: one line, then one line per lint finding."""
+    from .textsafe import safe_text
+
     lines = [f"error ({error['kind']}, exit {error['exitCode']}): {error['message']}"]
     for f in error.get("findings", ()):
         lines.append(f"{f['path']}:{f['line']}:{f['column']}: {f['rule']} {f['message']}")
-    return "\n".join(lines)
+    return "\n".join(safe_text(line) for line in lines)
 
 
 # -- schemas ------------------------------------------------------------------------------------
@@ -127,7 +132,8 @@ def packet_input_schema(workspace: Workspace, exception: bool = False) -> dict[s
     props["runId"]["description"] += " Optional: made from the type and the time when left out."
     triggers = "; ".join(f"{t.name}: {', '.join(repr(p) for p in t.phrases)}"
                          for t in runbook.exception_triggers)
-    required = ["handoffType", "triggerReason"]
+    # A key is required when the lint rule that demands it is an error in this workspace.
+    demands = [("H302", "triggerReason"), ("H303", "evidence")]
     if exception:
         props["triggerReason"]["description"] = (
             "What failed, plainly (an unplanned failure: file read failed, missing source, "
@@ -136,9 +142,9 @@ def packet_input_schema(workspace: Workspace, exception: bool = False) -> dict[s
         props["triggerReason"]["description"] += (
             " A trigger that is an unplanned failure goes to the exception queue instead; "
             f"the runbook's exception triggers: {triggers}.")
-        required += ["evidence", "options"]
-        if enforced("H202"):
-            required += ["agentGoal", "agentNextActionAfterDecision"]
+        demands += [("H304", "options"), ("H202", "agentGoal"),
+                    ("H202", "agentNextActionAfterDecision")]
+    required = ["handoffType", *(key for code, key in demands if enforced(code))]
     schema: dict[str, Any] = {
         "type": "object", "properties": props, "required": required,
         "additionalProperties": True,
@@ -294,9 +300,12 @@ def check_arguments(schema: Mapping[str, Any], arguments: Mapping[str, Any], wha
 
 @dataclass
 class Tools:
-    """The tool implementations: each a thin call into the API, returning JSON-ready data."""
+    """The tool implementations: each a thin call into the API, returning JSON-ready data.
 
-    workspace: Workspace
+    Like every CLI command, each call reads handoff.yaml and the runbook afresh (`workspace`),
+    so that an edit to the runbook applies to the next call of a long-running server."""
+
+    base: Workspace  # as found at start-up: its root and folders
     identity: str | None = None
     pull_gap: float = 2.0  # with git.push: seconds until wait_for_decision fetches again
     last_pull: float | None = None
@@ -329,6 +338,12 @@ class Tools:
         if self.last_pull is not None:
             self.pull_gap = min(self.pull_gap * 2, 60.0)
         self.last_pull = now
+
+    @property
+    def workspace(self) -> Workspace:
+        from .workspace import open_workspace
+
+        return open_workspace(self.base.root)
 
     def handoff_brief(self) -> dict[str, Any]:
         from .brief import brief_markdown
@@ -440,7 +455,7 @@ async def watch_packets(state: State, every: float = WATCH_EVERY) -> None:
                 state.watches.pop(uri, None)
                 continue
             run_id = run_id_from_uri(uri)
-            path = find_packet_file(state.tools.workspace, run_id) if run_id else None
+            path = find_packet_file(state.tools.base, run_id) if run_id else None
             signature = _signature(path)
             if signature == watch.seen:
                 continue
@@ -459,7 +474,7 @@ def _watch(state: State, uri: str) -> Watch:
     watch = state.watches.get(uri)
     if watch is None:
         run_id = run_id_from_uri(uri)
-        path = find_packet_file(state.tools.workspace, run_id) if run_id else None
+        path = find_packet_file(state.tools.base, run_id) if run_id else None
         watch = state.watches[uri] = Watch(seen=_signature(path))
     return watch
 
@@ -475,7 +490,10 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
     tools = Tools(workspace, identity)
     state = State(tools=tools, bus=InMemorySubscriptionBus())
     listen = ListenHandler(state.bus)
-    specs = {spec["name"]: spec for spec in tool_specs(workspace)}
+
+    def current_specs() -> dict[str, dict[str, Any]]:
+        """The tools as this workspace's runbook and lint settings now describe them."""
+        return {spec["name"]: spec for spec in tool_specs(tools.workspace)}
 
     @asynccontextmanager
     async def lifespan(_server: Any) -> AsyncIterator[State]:
@@ -487,6 +505,10 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
                 group.cancel_scope.cancel()
 
     async def list_tools(ctx: Any, params: Any) -> Any:
+        try:
+            specs = await anyio.to_thread.run_sync(current_specs)
+        except HandoffError as exc:  # e.g. the runbook broke while serving
+            raise MCPError(types.INTERNAL_ERROR, error_text(error_payload(exc))) from None
         return types.ListToolsResult(tools=[
             types.Tool(name=s["name"], description=s["description"],
                        input_schema=s["inputSchema"], output_schema=s.get("outputSchema"),
@@ -513,6 +535,8 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
         return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
 
     async def wait_for_decision(ctx: Any, run_id: str, timeout: float) -> Any:
+        if not math.isfinite(timeout):
+            raise UsageError(f"timeout must be a number of seconds from 0 to {WAIT_CAP:g}")
         timeout = min(max(timeout, 0.0), WAIT_CAP)
         start = anyio.current_time()
         # At once, so a client knows the wait began (and, on a busy machine, that it lives).
@@ -538,11 +562,11 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
     async def call_tool(ctx: Any, params: Any) -> Any:
         name = params.name
         arguments = dict(params.arguments or {})
-        spec = specs.get(name)
-        if spec is None:
+        if name not in TOOL_NAMES:
             raise MCPError(types.INVALID_PARAMS, f"unknown tool '{name}'; the tools are: "
-                                                 f"{', '.join(specs)}")
+                                                 f"{', '.join(TOOL_NAMES)}")
         try:
+            spec = (await anyio.to_thread.run_sync(current_specs))[name]
             check_arguments(spec["checkSchema"], arguments, name)
             if name == "wait_for_decision":
                 return await wait_for_decision(ctx, arguments["runId"],
@@ -570,7 +594,10 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
     async def list_resources(ctx: Any, params: Any) -> Any:
         from .api import list_queue
 
-        entries = await anyio.to_thread.run_sync(lambda: list_queue(workspace))
+        try:
+            entries = await anyio.to_thread.run_sync(lambda: list_queue(tools.workspace))
+        except HandoffError as exc:
+            raise MCPError(types.INTERNAL_ERROR, error_text(error_payload(exc))) from None
         resources = [types.Resource(name="runbook", title="The workspace runbook",
                                     uri=RUNBOOK_URI, mime_type="application/yaml",
                                     description="Roles, members, handoff types, routing rules "
@@ -650,8 +677,9 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
 
 
 def serve(workspace: Workspace, transport: str = "stdio", port: int = 8000,
-          identity: str | None = None) -> None:
-    """Run the server until the client goes away (stdio) or the process is stopped (HTTP)."""
+          identity: str | None = None, announce: Callable[[str], None] | None = None) -> None:
+    """Run the server until the client goes away (stdio) or the process is stopped (HTTP);
+    `announce` hears where it serves once it does."""
     import anyio
 
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("HANDOFF_MCP_LOG", "WARNING"),
@@ -665,10 +693,26 @@ def serve(workspace: Workspace, transport: str = "stdio", port: int = 8000,
                 await server.run(read_stream, write_stream,
                                  server.create_initialization_options())
 
+        if announce is not None:
+            announce("stdio")
         anyio.run(run_stdio)
         return
+    import socket
+
     import uvicorn
 
+    # Bound here, to 127.0.0.1 only, so that a port in use is one clear message (exit 2).
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError as exc:
+        listener.close()
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; "
+                         "choose another --port") from None
     app = server.streamable_http_app(host="127.0.0.1")
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    anyio.run(uvicorn.Server(config).serve)
+    if announce is not None:
+        announce(f"http://127.0.0.1:{port}/mcp")
+    with listener:
+        anyio.run(functools.partial(uvicorn.Server(config).serve, sockets=[listener]))

@@ -78,7 +78,7 @@ def test_schemas_follow_the_runbook_and_the_lint_settings(root: Path) -> None:
     for key in ("status", "decision", "history", "ownerRole", "outcome"):
         assert key not in light["properties"]
     exception = packet_input_schema(open_workspace(root), exception=True)
-    assert exception["required"] == ["handoffType", "triggerReason"]
+    assert exception["required"] == ["handoffType", "triggerReason", "evidence"]
     assert "file_read_failed" in exception["properties"]["triggerReason"]["description"]
 
 
@@ -143,6 +143,13 @@ def test_without_the_extra_the_message_names_it(root: Path) -> None:
     assert result.returncode == 2
     assert "pip install 'handoff-cli[mcp]'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_port_goes_with_http(run: Any) -> None:
+    result = run("mcp", "--port", "9000")
+    assert result.exit_code == 2 and "--port goes with --transport streamable-http" in (
+        result.stderr)
+    assert run("mcp", "--transport", "sse").exit_code == 2
 
 
 def test_the_cli_does_not_import_the_server_at_start_up() -> None:

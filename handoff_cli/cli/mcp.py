@@ -5,13 +5,16 @@ Needs the optional extra: pip install 'handoff-cli[mcp]'.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from ..errors import ConfigError
-from .app import app, check_choice, current_workspace
+from ..errors import ConfigError, UsageError
+from .app import app, check_choice, current_workspace, notice
 
 TRANSPORTS = ("stdio", "streamable-http")
 EXTRA_HINT = "pip install 'handoff-cli[mcp]'"
+DEFAULT_PORT = 8000
 
 
 @app.command()
@@ -19,8 +22,9 @@ def mcp(
     ctx: typer.Context,
     transport: str = typer.Option("stdio", "--transport", "-t",
                                   help="stdio (default) or streamable-http."),
-    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535,
-                             help="With streamable-http: the port on 127.0.0.1."),
+    port: int | None = typer.Option(None, "--port", "-p", min=1, max=65535,
+                                    help="With streamable-http: the port on 127.0.0.1 "
+                                    "(default: 8000)."),
     as_: str | None = typer.Option(None, "--as", metavar="ID",
                                    help="Who the agent is in packet history (default: "
                                    "$HANDOFF_USER, git email, else 'agent')."),
@@ -28,6 +32,8 @@ def mcp(
     """Serve this workspace as an MCP server: tools to brief, create, wait for and close
     handoffs, and each packet as a resource. Agents never decide: there is no decide tool."""
     check_choice(transport, TRANSPORTS, "--transport")
+    if transport == "stdio" and port is not None:
+        raise UsageError("--port goes with --transport streamable-http")
     workspace = current_workspace(ctx)
     workspace.runbook  # noqa: B018  (a broken runbook stops here, before serving)
     try:
@@ -38,7 +44,12 @@ def mcp(
     from ..api import resolve_identity
     from ..mcp_server import serve
 
-    if transport != "stdio":
-        typer.echo(f"handoff: serving {workspace.root} over MCP on "
-                   f"http://127.0.0.1:{port}/mcp", err=True)
-    serve(workspace, transport, port, resolve_identity(as_))
+    def announce(where: str) -> None:
+        if where != "stdio":
+            notice(f"serving {workspace.root} over MCP on {where} (Ctrl-C stops)")
+        elif sys.stdin.isatty():  # a person ran it by hand: say what it waits for
+            notice(f"serving {workspace.root} over MCP on stdio: an MCP client starts this "
+                   "command and speaks JSON-RPC on its stdin (see README, 'Agents over MCP'); "
+                   "Ctrl-C stops")
+
+    serve(workspace, transport, port or DEFAULT_PORT, resolve_identity(as_), announce)

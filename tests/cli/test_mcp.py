@@ -251,6 +251,13 @@ def test_tools_refuse_what_the_cli_refuses(root: Path) -> None:
                                                          {"runId": RUN, "timeout": 0}))
             assert returned["status"] == "returned" and returned["missing"] == ["orderFile"]
 
+            # A long-running server reads the workspace afresh, like each CLI command.
+            config = root / "handoff.yaml"
+            config.write_text(config.read_text().replace("rules: {}", "rules: {H202: warning}"))
+            tools = {t.name: t for t in (await client.list_tools()).tools}
+            schema = tools["create_handoff"].input_schema["properties"]["packet"]
+            assert "agentGoal" not in schema["required"]
+
     run_async(refusals)
     denied = cli(root, "decide", RUN, "--option", "1", "--as", "agent-7")
     assert denied.returncode == 4  # nor may the agent decide through the CLI
@@ -288,7 +295,7 @@ def test_streamable_http_on_localhost(root: Path) -> None:
         async with http_server(root, port) as process:
             assert process.stderr is not None
             line = await anyio.to_thread.run_sync(process.stderr.readline)
-            assert f"on http://127.0.0.1:{port}/mcp" in line
+            assert f"over MCP on http://127.0.0.1:{port}/mcp" in line
             while True:  # until uvicorn listens (bounded by run_async)
                 try:
                     async with Client(url) as client:
@@ -307,6 +314,17 @@ def test_streamable_http_on_localhost(root: Path) -> None:
 
     run_async(over_http)
     assert (root / "packets" / f"{RUN}.md").is_file()
+
+
+def test_a_port_in_use_is_one_clear_message(root: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli(root, "mcp", "--transport", "streamable-http", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_broken_runbook_stops_before_serving(root: Path) -> None:
