@@ -310,13 +310,13 @@ class Tools:
     pull_gap: float = 2.0  # with git.push: seconds until wait_for_decision fetches again
     last_pull: float | None = None
 
-    def _shared(self, write: Callable[[], Any]) -> Any:
+    def _shared(self, ws: Workspace, write: Callable[[], Any]) -> Any:
         """A write, committed and pushed first when handoff.yaml says git: {push: true}."""
-        if not self.workspace.settings.git_push:
+        if not ws.settings.git_push:
             return write()
         from .gitsync import publish
 
-        return publish(self.workspace, write)
+        return publish(ws, write)
 
     def _pull(self) -> None:
         """With git.push, fetch the shared branch (at most every pull_gap seconds, backing off
@@ -356,12 +356,13 @@ class Tools:
 
         # The API refuses managed keys, routes the owner, files an unplanned failure in the
         # exception queue, and (strict) writes nothing that would not lint clean.
-        made = self._shared(lambda: create_packet(
-            self.workspace, packet["handoffType"], PacketInput(from_json=dict(packet)),
+        ws = self.workspace  # one reading of the workspace for the whole call
+        made = self._shared(ws, lambda: create_packet(
+            ws, packet["handoffType"], PacketInput(from_json=dict(packet)),
             self.identity or "agent", strict=True, exception=exception))
-        trigger = self.workspace.runbook.exception_trigger_for(packet.get("triggerReason"))
-        due = get_packet(self.workspace, str(made.path)).data.get("dueBy")
-        return {"runId": made.run_id, "path": self.workspace.relative(made.path),
+        trigger = ws.runbook.exception_trigger_for(packet.get("triggerReason"))
+        due = get_packet(ws, str(made.path)).data.get("dueBy")
+        return {"runId": made.run_id, "path": ws.relative(made.path),
                 "ownerRole": made.owner_role, "dueBy": due if isinstance(due, str) else None,
                 "queue": made.queue, "exceptionTrigger": trigger.name if trigger else None,
                 "uri": URI_PREFIX + made.run_id,
@@ -388,7 +389,8 @@ class Tools:
     def close_handoff(self, run_id: str, outcome: str) -> dict[str, Any]:
         from .api import close
 
-        self._shared(lambda: close(self.workspace, run_id, outcome, self.identity or "agent"))
+        ws = self.workspace
+        self._shared(ws, lambda: close(ws, run_id, outcome, self.identity or "agent"))
         return self.handoff_status(run_id)
 
     def packet_markdown(self, run_id: str) -> str:
