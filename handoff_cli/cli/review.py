@@ -187,12 +187,12 @@ def review_command(
     counts = {"decided": 0, "returned": 0, "skipped": 0}
     reached = 0
     for number, item in enumerate(items, start=1):
+        reached = number
         try:
             view = check_can_decide(workspace, item.path, identity)
         except HandoffError as exc:  # decided by someone else meanwhile, edited, removed
             prompting.say(f"Skipping {item.run_id}: {exc}")
             continue
-        reached = number
         prompting.say(f"\nPacket {number} of {len(items)}")
         prompting.show(view)
         answer = prompting.prompt_decision(view, identity, force=force)
