@@ -244,3 +244,22 @@ def test_a_short_view_is_not_paged(root: Path, tmp_path: Path) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert not paged.exists()
+
+
+def test_a_packet_decided_by_someone_else_meanwhile_is_skipped(root: Path,
+                                                               filled: Workspace) -> None:
+    from handoff_cli.decisions import decide
+
+    child = spawn(root, "review")
+    child.expect("Packet 1 of 5")
+    child.expect("Which option")
+    decide(filled, "cs-overdue", "1", None, "sam.okafor@example.com", force=True)  # a colleague
+    child.sendline("s")
+    child.expect("Skipping cs-overdue: .*already decided by sam.okafor@example.com")
+    child.expect("Packet 3 of 5")
+    child.expect("Which option")
+    child.sendline("q")
+    child.expect(r"Decided 0, returned 0, skipped 1; 3 not reached\.")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
