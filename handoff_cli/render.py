@@ -344,11 +344,36 @@ def _decision(view: Any) -> Any:
     return _grid(rows)
 
 
-def markdown_body(body: str) -> Any:
-    """The agent's Markdown body, rendered with escapes made visible and links shown as text."""
-    from rich.markdown import Markdown
+BODY_TITLE = "Notes written by the agent (not part of this view)"
 
-    return Markdown(safe_text(body.strip(), multiline=True), hyperlinks=False)
+
+def markdown_body(body: str) -> Any:
+    """The agent's Markdown body, set apart in a frame so that it cannot pose as a section of
+    the view (a fake "Decision"): escapes made visible, link and image targets shown as text,
+    HTML shown literally (never hidden)."""
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    def shown_images(tokens: list[Token]) -> None:
+        for token in tokens:
+            if token.children:
+                shown_images(token.children)
+                token.children = [
+                    Token("text", "", 0, content=f"🌆 {child.content} ({child.attrs.get('src')})")
+                    if child.type == "image" else child for child in token.children]
+
+    class AgentMarkdown(Markdown):
+        def __init__(self, markup: str) -> None:
+            super().__init__(markup, hyperlinks=False)
+            # html off: tags and comments are text to read, not markup that hides text.
+            parser = MarkdownIt("commonmark", {"html": False})
+            self.parsed = parser.enable("strikethrough").enable("table").parse(markup)
+            shown_images(self.parsed)
+
+    return Panel(AgentMarkdown(safe_text(body.strip(), multiline=True)), title=BODY_TITLE,
+                 title_align="left", padding=(0, 1))
 
 
 def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any:
@@ -394,7 +419,7 @@ def review_view(view: Any, width: int = 100, now: datetime | None = None) -> Any
     if view.decision is not None:
         parts += [_heading("Decision"), _decision(view)]
     if view.body.strip():
-        parts += [_heading("Notes"), markdown_body(view.body)]
+        parts += [Text(), markdown_body(view.body)]
     if view.history:
         parts += [_heading("History"), _history(view)]
     return Group(*parts)
@@ -431,13 +456,24 @@ def _md_cell(value: object) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|")
 
 
+def fenced(text: str) -> list[str]:
+    """Text as a fenced code block (a fence longer than any backtick run in it): shown
+    verbatim, so that its headings, HTML and links cannot pose as the view's own."""
+    import re
+
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence + "text", text, fence]
+
+
 def review_markdown(view: Any) -> str:
     """The review view as Markdown, for pasting into chat or a ticket."""
     lines = [f"## Handoff: {_md_cell(view.run_id)}", ""]
     due = f" · due {view.due_by}{' (OVERDUE)' if view.overdue else ''}" if view.due_by else ""
-    lines += [f"- **Status:** {view.status}{due}",
+    due = safe_text(due)
+    lines += [f"- **Status:** {_md_cell(view.status)}{due}",
               f"- **Type:** {_md_cell(view.handoff_type)}"
-              + (f" ({view.category})" if view.category else ""),
+              + (f" ({_md_cell(view.category)})" if view.category else ""),
               f"- **Owner:** {_md_cell(view.owner_role)} (may decide: "
               f"{_md_cell(_may_decide_text(view))})",
               f"- **Goal:** {_md_cell(view.goal)}", f"- **Trigger:** {_md_cell(view.trigger)}",
@@ -461,7 +497,8 @@ def review_markdown(view: Any) -> str:
         if d.get("note"):
             lines.append(f"Note: {_md_cell(d.get('note'))}")
     if view.body.strip():
-        lines += ["", "### Notes", "", safe_text(view.body.strip(), multiline=True)]
+        body = safe_text(view.body.strip(), multiline=True)
+        lines += ["", f"### {BODY_TITLE}", "", *fenced(body)]
     if view.history:
         lines += ["", "### History", ""]
         lines += [f"- {_md_cell(e.get('at'))} {_md_cell(e.get('event'))}"

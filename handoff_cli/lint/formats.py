@@ -29,7 +29,8 @@ def text_line(finding: Finding) -> str:
     """`path:line:col: RULE message` with the message kept on one line."""
     suffix = "" if finding.severity == "error" else " (warning)"
     message = _one_line(finding.message)
-    return f"{finding.path}:{finding.line}:{finding.column}: {finding.rule} {message}{suffix}"
+    path = _one_line(finding.path)  # a file name is agent text too
+    return f"{path}:{finding.line}:{finding.column}: {finding.rule} {message}{suffix}"
 
 
 def github_line(finding: Finding) -> str:
@@ -40,8 +41,10 @@ def github_line(finding: Finding) -> str:
         return (value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
                 .replace(":", "%3A").replace(",", "%2C"))
 
-    message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return (f"::{level} file={prop(finding.path)},line={finding.line},col={finding.column},"
+    message = safe_text(finding.message, multiline=True)
+    message = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    path = prop(safe_text(finding.path))
+    return (f"::{level} file={path},line={finding.line},col={finding.column},"
             f"title={prop(finding.rule + ' ' + RULES_BY_CODE[finding.rule].name)}::{message}")
 
 

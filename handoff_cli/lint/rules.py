@@ -16,6 +16,7 @@ from typing import Any
 from ..authority import authority_for, recorded_escalation, runbook_due
 from ..packet import Packet, content_digest, evidence_entries, option_labels
 from ..runbook import ESCALATED_KEY, Runbook
+from ..textsafe import visible_key
 from ..timeutil import iso, now_utc, parse_iso
 from ..workspace import Workspace, resolve_inside
 
@@ -230,7 +231,7 @@ def _option_issues(options: list[Any]) -> Iterator[Issue]:
             if reason:
                 yield Issue("H305", ("options", index, "risk"), f"risk of {name} {reason}")
         if isinstance(label, str):
-            folded = label.strip().casefold()
+            folded = visible_key(label)  # "approve" and "approve\u200b" look the same
             if folded in seen:
                 yield Issue("H307", ("options", index, "label"),
                             f"{name} repeats option {seen[folded] + 1}")
