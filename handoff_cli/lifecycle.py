@@ -234,7 +234,8 @@ def resubmit(workspace: Workspace, ref: str | Path, given: PacketInput | None = 
             raise PacketError(f"cannot record safely: {exc}", shown) from None
         from .store import lock_key, replace_file
 
-        replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text)
+        replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
+                     expected=packet.text)
     return recorded(workspace, packet, "open", event, hook_event="resubmitted")
 
 

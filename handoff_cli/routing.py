@@ -147,15 +147,20 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
 def apply_plan(workspace: Workspace, packet: Packet, plan: Plan) -> None:
     """Write the plan: edit in place atomically, or create the new file and then remove the old."""
     from .editing import set_keys
-    from .store import create_new, lock_key, replace_file
+    from .errors import ConflictError
+    from .store import CHANGED, create_new, lock_key, replace_file, same_bytes
 
     if not plan.changes:
         return
     text = set_keys(packet.text, packet.kind, plan.updates, plan.remove)  # type: ignore[arg-type]
     if plan.move_to is None:
-        replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text)
+        replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
+                     expected=packet.text)
         return
     create_new(plan.move_to, text, workspace.state_dir)  # a ConflictError rather than overwrite
+    if not same_bytes(packet.path, packet.text.encode("utf-8")):
+        plan.move_to.unlink()  # another writer replaced it meanwhile: keep theirs, move nothing
+        raise ConflictError(CHANGED, packet.path)
     packet.path.unlink()
 
 

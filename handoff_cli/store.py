@@ -73,9 +73,54 @@ def atomic_write(path: Path, text: str) -> None:
     _fsync_dir(path.parent)
 
 
-def replace_file(state_dir: Path, path: Path, key: str, text: str) -> None:
+CHANGED = ("changed while deciding: another writer replaced the file after it was read; "
+           "nothing recorded, and their change is kept: read it again")
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second),
+                     rename_exchange)
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def same_bytes(path: Path, expected: bytes) -> bool:
+    """Whether `path` is a regular file holding exactly `expected` (read without blocking)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(len(expected) + 1) == expected
+    except OSError:
+        return False
+
+
+def replace_file(state_dir: Path, path: Path, key: str, text: str,
+                 expected: str | None = None) -> None:
     """Atomically replace `path`, staging under state_dir/tmp (call it holding the lock of
-    `key`: temporary files a killed writer of `key` left behind are removed first)."""
+    `key`: temporary files a killed writer of `key` left behind are removed first).
+
+    With `expected` (the text the caller read under the lock), a file that another writer
+    replaced meanwhile (an agent or editor writing without the lock) is never overwritten:
+    ConflictError, and their version stays. On Linux the check and the swap are one atomic
+    exchange; elsewhere the window is the instant between a final re-read and the rename.
+    """
     folder = staging_dir(state_dir)
     # "+" never appears in a runId or a key, so runId "a" never matches "a.b"'s files.
     for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}{KEY_END}*"):
@@ -85,6 +130,21 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str) -> None:
     try:
         with contextlib.suppress(OSError):
             os.chmod(temp, path.stat().st_mode & 0o7777)
+        if expected is not None:
+            before = expected.encode("utf-8")
+            if not same_bytes(path, before):
+                raise ConflictError(CHANGED, path)
+            try:
+                swapped = _exchange(temp, path)
+            except OSError as exc:
+                raise HandoffError(f"cannot write file: {exc.strerror or exc}", path) from None
+            if swapped:  # temp now holds what was at `path` the instant before
+                if not same_bytes(temp, before):
+                    with contextlib.suppress(OSError):
+                        _exchange(temp, path)  # give the other writer's file back
+                    raise ConflictError(CHANGED, path)
+                _fsync_dir(path.parent)
+                return
         try:
             os.replace(temp, path)
         except OSError as exc:
