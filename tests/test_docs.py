@@ -41,3 +41,17 @@ def test_every_command_is_in_the_readme_index() -> None:
     for name, _command, _ctx in _generator().commands():
         if name != "handoff" and name.count(" ") == 1:
             assert f"`{name}" in readme, f"README does not mention `{name}`"
+
+
+def test_every_local_link_in_the_docs_leads_to_a_file() -> None:
+    import re
+
+    broken: list[str] = []
+    for page in [DOCS.parent / "README.md", DOCS.parent / "SECURITY.md", *DOCS.glob("*.md")]:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target or target.startswith(("#", "mailto:")):
+                continue
+            if not (page.parent / target.split("#")[0]).exists():
+                broken.append(f"{page.name}: {target}")
+    assert not broken, f"links to files that do not exist: {broken}"
