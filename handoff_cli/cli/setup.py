@@ -99,6 +99,26 @@ def demo(
     console.print(f"\n$ handoff show {result.refund_run_id}\n", markup=False)
     console.file.write(plain_lines(console, review_view(review(workspace, result.refund_run_id),
                                                         width=console.width)))
-    console.print(f"\nNext: cd {directory} && handoff lint\n"
-                  f"      handoff decide {result.refund_run_id} --as maria.lopez@example.com",
-                  markup=False)
+    me = invocation()
+    console.print(f"\nNext: cd {directory} && {me} lint\n"
+                  f"      {me} decide {result.refund_run_id} --as maria.lopez@example.com",
+                  markup=False, soft_wrap=True)  # commands to copy: never broken mid-line
+
+
+def invocation() -> str:
+    """How to run this same handoff from any folder: `handoff` when that is the one on PATH,
+    else its full path (a virtual environment that is not activated)."""
+    import shlex
+    import shutil
+    import sys
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "__main__.py":
+        return f"{shlex.quote(sys.executable)} -m handoff_cli"
+    found = shutil.which("handoff")
+    try:
+        if found and Path(found).resolve() == argv0.resolve():
+            return "handoff"
+        return shlex.quote(str(argv0.resolve())) if argv0.is_file() else "handoff"
+    except OSError:
+        return "handoff"

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from handoff_cli.cli import app
 
 
@@ -50,3 +52,22 @@ def _listing(runner: Any, root: Path, *flags: str) -> list[dict[str, Any]]:
     result = runner.invoke(app, ["-w", str(root), "list", "--format", "json", *flags])
     assert result.exit_code == 0, result.output
     return list(json.loads(result.stdout))
+
+
+def test_next_hint_names_the_handoff_that_ran(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "handoff"
+    if not script.is_file():
+        pytest.skip("the handoff console script is not installed beside this Python")
+    hints = []
+    for path in ("/usr/bin:/bin", f"{script.parent}:/usr/bin:/bin"):
+        env = {**os.environ, "PATH": path, "COLUMNS": "100"}
+        done = subprocess.run([str(script), "demo", str(tmp_path / path.count(":").__str__())],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        hints.append(" ".join(done.stdout.split("Next: ", 1)[1].split()))
+    assert hints[0].split(" && ", 1)[1].startswith(f"{script.resolve()} lint")  # not on PATH
+    assert hints[1].split(" && ", 1)[1].startswith("handoff lint")  # the one on PATH
