@@ -168,7 +168,8 @@ def write_keys(workspace: Workspace, packet: Packet, updates: Mapping[str, Any])
     from .store import lock_key, replace_file
 
     replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
-                 expected=packet.text)
+                 expected=packet.text,
+                 shown=workspace.relative(packet.path))
 
 
 def recorded(workspace: Workspace, packet: Packet, status: str, event: Mapping[str, Any],

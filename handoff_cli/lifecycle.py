@@ -235,7 +235,8 @@ def resubmit(workspace: Workspace, ref: str | Path, given: PacketInput | None = 
         from .store import lock_key, replace_file
 
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
-                     expected=packet.text)
+                     expected=packet.text,
+                     shown=workspace.relative(packet.path))
     return recorded(workspace, packet, "open", event, hook_event="resubmitted")
 
 

@@ -155,12 +155,13 @@ def apply_plan(workspace: Workspace, packet: Packet, plan: Plan) -> None:
     text = set_keys(packet.text, packet.kind, plan.updates, plan.remove)  # type: ignore[arg-type]
     if plan.move_to is None:
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
-                     expected=packet.text)
+                     expected=packet.text,
+                     shown=workspace.relative(packet.path))
         return
     create_new(plan.move_to, text, workspace.state_dir)  # a ConflictError rather than overwrite
     if not same_bytes(packet.path, packet.text.encode("utf-8")):
         plan.move_to.unlink()  # another writer replaced it meanwhile: keep theirs, move nothing
-        raise ConflictError(CHANGED, packet.path)
+        raise ConflictError(CHANGED, workspace.relative(packet.path))
     packet.path.unlink()
 
 

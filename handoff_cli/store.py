@@ -98,10 +98,10 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def same_bytes(path: Path, expected: bytes) -> bool:
-    """Whether `path` is a regular file holding exactly `expected` (read without blocking)."""
+    """Whether `path` holds exactly `expected` (read without blocking; a packet that is a
+    symlink inside the workspace is read through it, as loading it did)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
-                     | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return False
     try:
@@ -112,15 +112,18 @@ def same_bytes(path: Path, expected: bytes) -> bool:
 
 
 def replace_file(state_dir: Path, path: Path, key: str, text: str,
-                 expected: str | None = None) -> None:
+                 expected: str | None = None, shown: Path | str | None = None) -> None:
     """Atomically replace `path`, staging under state_dir/tmp (call it holding the lock of
     `key`: temporary files a killed writer of `key` left behind are removed first).
 
     With `expected` (the text the caller read under the lock), a file that another writer
     replaced meanwhile (an agent or editor writing without the lock) is never overwritten:
     ConflictError, and their version stays. On Linux the check and the swap are one atomic
-    exchange; elsewhere the window is the instant between a final re-read and the rename.
+    exchange; elsewhere, and for a packet that is a symlink (replaced by a file, as always),
+    the window is the instant between a final re-read and the rename. Errors name `shown`
+    (the path as the user knows it) when given.
     """
+    shown = path if shown is None else shown
     folder = staging_dir(state_dir)
     # "+" never appears in a runId or a key, so runId "a" never matches "a.b"'s files.
     for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}{KEY_END}*"):
@@ -133,23 +136,24 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
         if expected is not None:
             before = expected.encode("utf-8")
             if not same_bytes(path, before):
-                raise ConflictError(CHANGED, path)
+                raise ConflictError(CHANGED, shown)
             try:
-                swapped = _exchange(temp, path)
+                # a symlinked packet is replaced by a file; swapping would move the link itself
+                swapped = not path.is_symlink() and _exchange(temp, path)
             except OSError as exc:
-                raise HandoffError(f"cannot write file: {exc.strerror or exc}", path) from None
+                raise HandoffError(f"cannot write file: {exc.strerror or exc}", shown) from None
             if swapped:  # temp now holds what was at `path` the instant before
                 if not same_bytes(temp, before):
                     with contextlib.suppress(OSError):
                         _exchange(temp, path)  # give the other writer's file back
-                    raise ConflictError(CHANGED, path)
+                    raise ConflictError(CHANGED, shown)
                 _fsync_dir(path.parent)
                 return
         try:
             os.replace(temp, path)
         except OSError as exc:
             if exc.errno != errno.EXDEV:
-                raise HandoffError(f"cannot write file: {exc.strerror or exc}", path) from None
+                raise HandoffError(f"cannot write file: {exc.strerror or exc}", shown) from None
             atomic_write(path, text)  # .handoff/ is on another filesystem
     finally:
         with contextlib.suppress(OSError):

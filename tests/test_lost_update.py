@@ -108,3 +108,25 @@ def test_unchanged_file_is_replaced(tmp_path: Path) -> None:
     store.replace_file(tmp_path / "state", path, "p", "ours\n", expected="original\n")
     assert path.read_text(encoding="utf-8") == "ours\n"
     assert not list((tmp_path / "state" / "tmp").iterdir())
+
+
+def test_a_packet_that_is_a_symlink_inside_the_queue_is_decided(root: Path) -> None:
+    # Read through the link, as loading it is; the link is replaced by the decided file.
+    target = root / "packets" / "real" / f"{RUN}.md"
+    target.parent.mkdir(parents=True)
+    target.write_text(SEED_MD, encoding="utf-8")
+    link = root / "packets" / f"{RUN}.md"
+    link.symlink_to(Path("real") / f"{RUN}.md")
+    result = CliRunner().invoke(app, ["-w", str(root), "decide", RUN, "--option", "1",
+                                      "--as", MARIA, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "status: decided" in link.read_text(encoding="utf-8")
+
+
+def test_conflict_names_the_packet_relative_to_the_workspace(
+        root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_packet(root, f"{RUN}.md", SEED_MD)
+    race_in_set_keys(monkeypatch, path)
+    result = CliRunner().invoke(app, ["-w", str(root), "decide", RUN, "--option", "1",
+                                      "--as", MARIA, "--yes"])
+    assert f"error: packets/{RUN}.md: changed while deciding" in result.output

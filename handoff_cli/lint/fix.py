@@ -127,7 +127,8 @@ def _write(workspace: Workspace, file_fix: FileFix, rules: set[str], actor: str,
             file_fix.note = f"not fixed: cannot edit it safely: {exc}"
             return
         replace_file(workspace.state_dir, fresh.path, lock_key(fresh.run_id, fresh.path), after,
-                     expected=fresh.text)
+                     expected=fresh.text,
+                     shown=workspace.relative(fresh.path))
         file_fix.fixes, file_fix.before, file_fix.after = fixes, fresh.text, after
         file_fix.written = True
 
