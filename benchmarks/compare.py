@@ -45,11 +45,13 @@ def tool(name: str) -> str | None:
 
 
 def packet(i: int) -> dict[str, object]:
-    """A packet like the refund seed, varied per index (amounts, owners' order, due times)."""
-    run_id = f"refund-{i:06d}"
+    """The demo's refund seed (handoff_cli.demo.SEED), varied per index (runId, amount, one
+    evidence file)."""
+    from handoff_cli.demo import SEED
+
     return {
-        "handoffType": "customer_exception",
-        "runId": run_id,
+        **SEED,
+        "runId": f"refund-{i:06d}",
         "agentGoal": f"Prepare refund decision material for request {i} above the policy limit",
         "triggerReason": f"Refund of {100 + i % 9000} EUR exceeds standard policy and the "
                          "customer has two prior complaints",
@@ -58,13 +60,6 @@ def packet(i: int) -> dict[str, object]:
             "conversationSummary": f"workspace/refunds/customer-{i % 100:02d}.md",
             "policyExcerpt": "workspace/refunds/refund-policy.md",
         },
-        "options": [
-            {"label": "approve refund", "risk": "sets exception precedent"},
-            {"label": "offer credit", "risk": "may not satisfy customer"},
-            {"label": "escalate to manager", "risk": "slower response"},
-        ],
-        "ownerRole": "customer-success-lead",
-        "agentNextActionAfterDecision": "draft reply and keep Trust Mode on Confirm before sending",
     }
 
 
