@@ -98,8 +98,7 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 def same_bytes(path: Path, expected: bytes) -> bool:
-    """Whether `path` holds exactly `expected` (read without blocking; a packet that is a
-    symlink inside the workspace is read through it, as loading it did)."""
+    """Whether `path` holds exactly `expected` (read without blocking)."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
@@ -119,11 +118,15 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
     With `expected` (the text the caller read under the lock), a file that another writer
     replaced meanwhile (an agent or editor writing without the lock) is never overwritten:
     ConflictError, and their version stays. On Linux the check and the swap are one atomic
-    exchange; elsewhere, and for a packet that is a symlink (replaced by a file, as always),
-    the window is the instant between a final re-read and the rename. Errors name `shown`
+    exchange; elsewhere the window is the instant between a final re-read and the rename. A
+    packet that is a symlink is written through it. Errors name `shown`
     (the path as the user knows it) when given.
     """
     shown = path if shown is None else shown
+    if expected is not None and path.is_symlink():
+        # A packet linked from the queue (loading already checked the link stays inside the
+        # workspace) is written through its link, so the link and the one file remain.
+        path = Path(os.path.realpath(path))
     folder = staging_dir(state_dir)
     # "+" never appears in a runId or a key, so runId "a" never matches "a.b"'s files.
     for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}{KEY_END}*"):
@@ -138,8 +141,7 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
             if not same_bytes(path, before):
                 raise ConflictError(CHANGED, shown)
             try:
-                # a symlinked packet is replaced by a file; swapping would move the link itself
-                swapped = not path.is_symlink() and _exchange(temp, path)
+                swapped = _exchange(temp, path)
             except OSError as exc:
                 raise HandoffError(f"cannot write file: {exc.strerror or exc}", shown) from None
             if swapped:  # temp now holds what was at `path` the instant before

@@ -111,7 +111,7 @@ def test_unchanged_file_is_replaced(tmp_path: Path) -> None:
 
 
 def test_a_packet_that_is_a_symlink_inside_the_queue_is_decided(root: Path) -> None:
-    # Read through the link, as loading it is; the link is replaced by the decided file.
+    # Written through the link: the link stays, the one file it names is decided.
     target = root / "packets" / "real" / f"{RUN}.md"
     target.parent.mkdir(parents=True)
     target.write_text(SEED_MD, encoding="utf-8")
@@ -120,7 +120,7 @@ def test_a_packet_that_is_a_symlink_inside_the_queue_is_decided(root: Path) -> N
     result = CliRunner().invoke(app, ["-w", str(root), "decide", RUN, "--option", "1",
                                       "--as", MARIA, "--yes"])
     assert result.exit_code == 0, result.output
-    assert "status: decided" in link.read_text(encoding="utf-8")
+    assert link.is_symlink() and "status: decided" in target.read_text(encoding="utf-8")
 
 
 def test_conflict_names_the_packet_relative_to_the_workspace(
