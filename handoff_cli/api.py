@@ -30,6 +30,9 @@ from .workspace import (
 PACKAGE_DIR = Path(__file__).parent
 STRING_KEYS = frozenset({"runId", "handoffType", "agentGoal", "triggerReason", "ownerRole",
                          "agentNextActionAfterDecision"})
+# The packet's own keys: given with --set, each is always written as a key, never taken as a
+# mere template placeholder fill (even when the template uses `$runId` only in its body).
+PACKET_KEYS = STRING_KEYS | {"evidence", "options"}
 _PLACEHOLDER = re.compile(r"\$(?:([_A-Za-z][_A-Za-z0-9]*)|\{([_A-Za-z][_A-Za-z0-9]*)\})")
 # `key: $name` or `- $name` as a whole YAML value (optionally followed by a comment).
 _WHOLE_VALUE = re.compile(
@@ -220,9 +223,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
                          f"{', '.join(sorted(runbook.types))}")
     now = now or now_utc()
     template = "---\n---\n" if exception else template_text(workspace, handoff_type.template)
-    names = placeholder_names(template)
-    template_keys = set(template_data(template))
-    fills = frozenset(k for k in given.values if k in names and k not in template_keys)
+    fills = fill_only_names(template, given.values)
     data = merge_input(type_name, given, fills)
     refuse_managed_keys(data)
     fmt = fmt or workspace.settings.packet_format
@@ -267,6 +268,16 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
     return replace(made, hook_problems=problems)
 
 
+def check_size(text: str, limit: int, what: Path | str) -> None:
+    """Refuse (exit 2) a packet, or an input for one, larger than the workspace's packet size
+    bound (`lint.maxFileBytes`, H103), which every command enforces when loading a packet:
+    such a packet could never be opened. `what` names the input or the file."""
+    # Each character is 1-4 bytes in UTF-8: only text near the bound needs encoding.
+    if len(text) > limit or (len(text) * 4 > limit and len(text.encode("utf-8")) > limit):
+        raise UsageError(f"larger than the {limit}-byte packet size limit (lint.maxFileBytes); "
+                         "nothing written", what)
+
+
 def check_body(body: str | None) -> None:
     """Refuse a narrative that would make the packet file unreadable (a NUL byte: H104)."""
     if body is not None and "\x00" in body:
@@ -281,7 +292,9 @@ def packet_text(workspace: Workspace, template: str, fills: frozenset[str], give
     from .packet import split_frontmatter
 
     data = {**data, "runId": run_id}
-    filled = fill_placeholders(template, {k: given.values[k] for k in fills}, data)
+    names = placeholder_names(template)
+    filled = fill_placeholders(template, {k: v for k, v in given.values.items() if k in names},
+                               data)
     if fmt == "json":
         merged = {**template_data(filled), **data}
         if body is not None:
@@ -317,6 +330,8 @@ def claim_new_file(workspace: Workspace, folder: Path, base: str, fmt: str, expl
                 continue
             path = folder / f"{run_id}.{fmt}"
             text = text_for(run_id)
+            check_size(text, workspace.settings.max_file_bytes,
+                       f"the new packet {workspace.relative(path)}")
             if vet is not None:
                 vet(path, text)
             if strict:
@@ -344,10 +359,16 @@ def template_text(workspace: Workspace, name: str) -> str:
     path = workspace.templates_dir / name
     if not path.exists():
         return "---\n---\n"
+    limit = workspace.settings.max_file_bytes
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(limit + 1)  # never more than the bound into memory
+        if len(raw) > limit:
+            raise ConfigError(f"template is larger than the {limit}-byte packet size limit "
+                              "(lint.maxFileBytes)", workspace.relative(path))
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read template: {exc}", path) from None
+        raise ConfigError(f"cannot read template: {exc}", workspace.relative(path)) from None
 
 
 def template_data(template: str) -> dict[str, Any]:
@@ -359,6 +380,23 @@ def template_data(template: str) -> dict[str, Any]:
     except Exception as exc:  # the library raises yaml and ValueError alike
         raise ConfigError(f"template frontmatter is not valid YAML: {exc}") from None
     return dict(metadata)
+
+
+def fill_only_names(template: str, values: Mapping[str, Any]) -> frozenset[str]:
+    """The --set names that only fill a placeholder inside the template's frontmatter (like
+    `risk: $approveRefundRisk`) and so are not written as keys of their own. Every other
+    --set KEY is a key: one the template does not use, uses only in its body, or has as a key
+    itself, and always the packet's own keys (runId, agentGoal, evidence...)."""
+    from .packet import split_frontmatter
+
+    try:
+        _, _, body_start, _ = split_frontmatter(template)
+    except LoadFailure:
+        return frozenset()  # fill_placeholders reports the broken template
+    names = placeholder_names(template[:body_start])
+    template_keys = set(template_data(template))
+    return frozenset(k for k in values
+                     if k in names and k not in template_keys and k not in PACKET_KEYS)
 
 
 def placeholder_names(template: str) -> set[str]:

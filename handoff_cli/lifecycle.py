@@ -232,8 +232,10 @@ def resubmit(workspace: Workspace, ref: str | Path, given: PacketInput | None = 
             text = set_keys(text, packet.kind, keys, ["decision"])  # type: ignore[arg-type]
         except EditError as exc:
             raise PacketError(f"cannot record safely: {exc}", shown) from None
+        from .api import check_size
         from .store import lock_key, replace_file
 
+        check_size(text, workspace.settings.max_file_bytes, shown)
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
                      expected=packet.text,
                      shown=workspace.relative(packet.path))

@@ -60,7 +60,8 @@ def resubmit(
     from .packets import packet_input
 
     workspace = current_workspace(ctx)
-    given = packet_input(set_, evidence, option, from_json, body)
+    given = packet_input(set_, evidence, option, from_json, body,
+                         workspace.settings.max_file_bytes)
     identity = resolve_identity(as_)
     done = written(workspace, push, lambda: resubmit_packet(workspace, packet, given, identity))
     supplied = ", ".join(str(m) for m in done.event.get("supplied", [])) or "nothing named"

@@ -15,38 +15,63 @@ from .app import app, current_workspace, notice
 from .sync import PUSH_HELP, written
 
 
-def read_json_input(source: str) -> dict[str, Any]:
+def read_bounded(source: str, limit: int, flag: str) -> str:
+    """A file's or stdin's ('-') text, reading at most `limit` + 1 bytes: a larger input is
+    refused (exit 2, naming it) without being read into memory whole."""
+    name = "<stdin>" if source == "-" else source
+    try:
+        if source == "-":
+            raw = sys.stdin.buffer.read(limit + 1) if hasattr(sys.stdin, "buffer") \
+                else sys.stdin.read(limit + 1).encode("utf-8")
+        else:
+            with open(source, "rb") as handle:
+                raw = handle.read(limit + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {flag}: {exc.strerror or exc}", name) from None
+    if len(raw) > limit:
+        raise UsageError(f"{flag} input is larger than the {limit}-byte packet size limit "
+                         "(lint.maxFileBytes); nothing written", name)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UsageError(f"cannot read {flag}: not valid UTF-8", name, line) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as text-mode reading does
+
+
+def read_json_input(source: str, limit: int) -> dict[str, Any]:
     """A whole JSON packet from a file or '-' (stdin); errors name the file and line."""
     from ..packet import LoadFailure, parse_json_object
 
     name = "<stdin>" if source == "-" else source
-    try:
-        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read --from-json: {exc}", name) from None
+    text = read_bounded(source, limit, "--from-json")
     try:
         return parse_json_object(text)
     except LoadFailure as failure:
         raise UsageError(failure.message, name, failure.line) from None
 
 
-def read_body(value: str) -> str:
+def read_body(value: str, limit: int) -> str:
     """--body TEXT, or '-' for the narrative from stdin."""
     if value != "-":
+        from ..api import check_size
+
+        check_size(value, limit, "--body")
         return value
-    try:
-        return sys.stdin.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read --body from stdin: {exc}") from None
+    return read_bounded("-", limit, "--body")
 
 
 def packet_input(set_: list[str], evidence: list[str], option: list[str], from_json: str | None,
-                 body: str | None) -> Any:
-    """The PacketInput from new/resubmit flags."""
-    from ..api import PacketInput, parse_assignment, parse_value
+                 body: str | None, limit: int) -> Any:
+    """The PacketInput from new/resubmit flags; any input larger than `limit` bytes (the
+    packet size bound) is refused, naming it."""
+    from ..api import PacketInput, check_size, parse_assignment, parse_value
 
     if from_json == "-" and body == "-":
         raise UsageError("--from-json - and --body - cannot both read stdin")
+    for flag, items in (("--set", set_), ("--evidence", evidence), ("--option", option)):
+        for item in items:
+            check_size(item, limit, f"{flag} {item.partition('=')[0][:40]}")
     values = {}
     for item in set_:
         key, raw = parse_assignment(item, "--set")
@@ -56,11 +81,11 @@ def packet_input(set_: list[str], evidence: list[str], option: list[str], from_j
         label, risk = parse_assignment(item, "--option")
         options.append({"label": label, "risk": risk.strip()})
     return PacketInput(
-        from_json=read_json_input(from_json) if from_json else None,
+        from_json=read_json_input(from_json, limit) if from_json else None,
         values=values,
         evidence=dict(parse_assignment(item, "--evidence") for item in evidence),
         options=options,
-        body=read_body(body) if body is not None else None,
+        body=read_body(body, limit) if body is not None else None,
     )
 
 
@@ -99,7 +124,8 @@ def new(
     if fmt is not None:
         check_choice(fmt, ("md", "json"), "--format")
     workspace = current_workspace(ctx)
-    given = packet_input(set_, evidence, option, from_json, body)
+    given = packet_input(set_, evidence, option, from_json, body,
+                         workspace.settings.max_file_bytes)
     identity = resolve_identity(as_)
     try:
         if replaces is not None:

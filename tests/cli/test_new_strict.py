@@ -145,6 +145,7 @@ def test_strict_refuses_a_packet_over_the_size_limit(run: Any, root: Path) -> No
     config = root / "handoff.yaml"
     config.write_text(config.read_text().replace("maxFileBytes: 1048576", "maxFileBytes: 4096"))
     result = run("new", "customer_exception", *COMPLETE, "--strict", "--body", "x" * 5000)
-    assert result.exit_code == 1
-    assert "H103 file is larger than the 4096-byte limit" in result.stdout
+    assert result.exit_code == 2  # the size bound is a usage error before any lint (#8)
+    assert result.stderr == ("handoff: error: --body: larger than the 4096-byte packet size limit "
+                             "(lint.maxFileBytes); nothing written\n")
     assert not (root / "packets" / "refund-8241.md").exists()
