@@ -30,6 +30,7 @@ from .review import (
     reload,
     view_of,
 )
+from .textsafe import visible_key
 from .timeutil import iso, now_utc
 from .workspace import Workspace
 
@@ -51,19 +52,39 @@ class Recorded:
 
 
 def choose_option(options: Sequence[OptionRow], choice: str) -> OptionRow:
-    """The option a reviewer named: its exact label, its label ignoring case, or its number."""
-    wanted = choice.strip()
+    """The option a reviewer named (`decide --option`, the prompt, the API: one rule).
+
+    A number is always a position: "1" is the first option, even when another option is
+    labelled "1" (lint H308 flags a label that is a number, so an agent fixes it). Anything
+    else is a label: the exact label, else the one label that looks the same ignoring case,
+    spacing and invisible characters. Several labels that match are refused as ambiguous.
+    """
+    from .textsafe import option_position
+
+    listed = ", ".join(f"{o.number}. '{o.label}'" for o in options) or "none"
+    position = option_position(choice)
+    if position is not None:
+        for option in options:
+            if option.number == position:
+                return option
+        count = len(options)
+        raise UsageError(f"there is no option {choice.strip()}: a number is an option's "
+                         f"position, from 1 to {count}: {listed}" if count else
+                         f"there is no option {choice.strip()}: the packet offers none")
+    wanted = visible_key(choice)
     tests: tuple[Callable[[OptionRow], bool], ...] = (
-        lambda o: o.label == wanted,
-        lambda o: o.label.strip().casefold() == wanted.casefold(),
-        lambda o: wanted.isdigit() and o.number == int(wanted),
+        lambda o: o.label == choice,
+        lambda o: visible_key(o.label) == wanted,
     )
     for matches in tests:
         found = [option for option in options if matches(option)]
         if len(found) == 1:
             return found[0]
-    labels = ", ".join(f"{o.number}. '{o.label}'" for o in options) or "none"
-    raise UsageError(f"'{choice}' is not one of the packet's options: {labels}")
+        if len(found) > 1:
+            numbers = ", ".join(str(o.number) for o in found)
+            raise UsageError(f"'{choice}' matches options {numbers} (lint H307): choose one by "
+                             f"its number: {listed}")
+    raise UsageError(f"'{choice}' is not one of the packet's options: {listed}")
 
 
 def check_status(workspace: Workspace, packet: Packet, allowed: frozenset[str],

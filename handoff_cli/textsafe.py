@@ -50,6 +50,21 @@ def visible_key(text: str) -> str:
     return " ".join(kept.casefold().split())
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def option_position(text: str) -> int | None:
+    """The option position a choice names, or None when it is not a number. One rule for
+    `decide --option`, the prompt and lint (H308): a choice that reads as a whole number
+    (spacing, invisible characters and compatibility forms like "\uff11" folded) is always a
+    position, 1 for the first option, never a label. A position beyond any packet's reach is
+    returned as 0 (no option has it)."""
+    folded = unicodedata.normalize("NFKC", visible_key(text))
+    if not _DIGITS.fullmatch(folded):
+        return None
+    return int(folded) if len(folded) <= 9 else 0
+
+
 def _json_escape(match: re.Match[str]) -> str:
     char = match.group(0)
     if not is_unsafe(char):

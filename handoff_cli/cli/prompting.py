@@ -141,6 +141,7 @@ def prompt_decision(view: ReviewView, identity: str, *, force: bool = False, yes
     while True:
         missing: tuple[str, ...] = ()
         option: str | None = None
+        label = ""
         if returning:
             answer: str | None = "r"
         else:
@@ -160,9 +161,9 @@ def prompt_decision(view: ReviewView, identity: str, *, force: bool = False, yes
             continue
         else:
             try:
-                option = choose_option(view.options, answer).label
+                row = choose_option(view.options, answer)
             except UsageError:
-                say(f"'{answer}' is not one of the options. " + (
+                say(f"'{answer}' does not name one of the options. " + (
                     f"Type a number from 1 to {len(view.options)} or a label, or r, "
                     f"{'s, ' if skip else ''}q." if view.options else "Type r or q."))
                 continue
@@ -170,6 +171,9 @@ def prompt_decision(view: ReviewView, identity: str, *, force: bool = False, yes
                 say(f"This packet is {not_ready_text(view.lint_errors)}, so it cannot be "
                     "decided yet: return it to the agent (r), or decide with --force.")
                 continue
+            # Recorded by its position, the one unambiguous name (the digest check makes sure
+            # the options are still the ones shown); the label is what the reviewer reads.
+            option, label = str(row.number), row.label
         typed = ask("Add a note for the agent (optional; press Enter to leave it empty):"
                     if not note else "Add a note for the agent (Enter keeps the one shown):",
                     default=note)
@@ -177,7 +181,7 @@ def prompt_decision(view: ReviewView, identity: str, *, force: bool = False, yes
             return Answer("quit")
         note = typed or None
         what = (f"return {view.run_id} to the agent, missing {', '.join(missing)},"
-                if missing else f"'{option}' for {view.run_id}")
+                if missing else f"'{label}' for {view.run_id}")
         if yes or confirm(f"Record {what} as {identity}?"):
             return Answer("return" if missing else "decide", option, missing, note)
         say("Nothing recorded yet; choose again.")

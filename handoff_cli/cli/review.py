@@ -74,9 +74,10 @@ def decide(
     ctx: typer.Context,
     packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId.",
                                  autocompletion=complete.run_ids),
-    option: str | None = typer.Option(None, "--option", "-o", metavar="LABEL",
+    option: str | None = typer.Option(None, "--option", "-o", metavar="N|LABEL",
                                       autocompletion=complete.option_labels,
-                                         help="The chosen option's label (or its number)."),
+                                      help="The chosen option: a number is always its position "
+                                      "(1 is the first), anything else its label."),
     note: str | None = typer.Option(None, "--note", "-n", metavar="TEXT",
                                        help="A note for the agent and the record."),
     return_: bool = typer.Option(False, "--return", help="Send it back to the agent instead."),

@@ -46,6 +46,7 @@ RULES: tuple[Rule, ...] = (
     Rule("H305", "option-without-risk", "error", "Question 3: an option has no risk (or a vague one).", in_exceptions=False),
     Rule("H306", "next-action-unanswered", "error", "Question 4: agentNextActionAfterDecision is empty, a placeholder or vague.", in_exceptions=False),
     Rule("H307", "duplicate-option", "error", "Two options have the same label.", in_exceptions=False),
+    Rule("H308", "numeric-option-label", "error", "An option's label is a number, which decide and the prompt read as an option's position.", in_exceptions=False),
     # Evidence
     Rule("H401", "evidence-missing", "error", "An evidence path does not exist in the workspace."),
     Rule("H402", "evidence-absolute", "error", "An evidence path is absolute; paths are relative to the workspace root."),

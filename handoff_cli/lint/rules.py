@@ -16,7 +16,7 @@ from typing import Any
 from ..authority import authority_for, recorded_escalation, runbook_due
 from ..packet import Packet, content_digest, evidence_entries, option_labels
 from ..runbook import ESCALATED_KEY, Runbook
-from ..textsafe import visible_key
+from ..textsafe import option_position, visible_key
 from ..timeutil import iso, now_utc, parse_iso
 from ..workspace import Workspace, resolve_inside
 
@@ -196,7 +196,7 @@ def check_recommended(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
 
 
 def check_questions(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
-    """H301-H307: the four questions every packet answers."""
+    """H301-H308: the four questions every packet answers."""
     data = packet.data
     for code, key, question in (
         ("H301", "agentGoal", "the goal of the run"),
@@ -230,6 +230,11 @@ def _option_issues(options: list[Any]) -> Iterator[Issue]:
             reason = unanswered(option.get("risk"))
             if reason:
                 yield Issue("H305", ("options", index, "risk"), f"risk of {name} {reason}")
+        if isinstance(label, str) and option_position(label) is not None:
+            yield Issue("H308", ("options", index, "label"),
+                        f"{name} is a number, and a number chooses an option by its position "
+                        f"('--option {visible_key(label)}' would mean option "
+                        f"{visible_key(label)}, not this one): give it a label in words")
         if isinstance(label, str):
             folded = visible_key(label)  # "approve" and "approve\u200b" look the same
             if folded in seen:
