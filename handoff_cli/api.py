@@ -322,7 +322,9 @@ def claim_new_file(workspace: Workspace, folder: Path, base: str, fmt: str, expl
     for attempt in range(1, 1000):
         run_id = base if attempt == 1 else f"{base[:120]}-{attempt}"
         with packet_lock(workspace.state_dir, run_id):
-            existing = find_packet_file(workspace, run_id)
+            # Any entry named for the runId in either queue, in either form, takes it (a
+            # dangling symlink or a FIFO too: never written through, never opened).
+            existing = name_taken(workspace, run_id)
             if existing is not None:
                 if explicit:
                     raise ConflictError(f"a packet with runId '{run_id}' already exists: "
@@ -345,13 +347,27 @@ def claim_new_file(workspace: Workspace, folder: Path, base: str, fmt: str, expl
                     error.findings = tuple(findings)
                     raise error
             try:
-                create_new(path, text, workspace.state_dir)
+                create_new(path, text, workspace.state_dir, workspace.relative(path))
             except ConflictError:  # written by something that does not take the lock
                 if explicit:
-                    raise
+                    raise ConflictError(f"a packet with runId '{run_id}' already exists: "
+                                        f"{workspace.relative(path)}") from None
                 continue
             return path
     raise ConflictError(f"no free runId after {base}-999; pass --set runId=...")
+
+
+def name_taken(workspace: Workspace, run_id: str) -> Path | None:
+    """The directory entry that holds <runId>.md or .json in packets/ or exceptions/, whatever
+    kind of file it is (a dangling symlink included), if any."""
+    from .workspace import PACKET_SUFFIXES
+
+    for folder in (workspace.packets_dir, workspace.exceptions_dir):
+        for suffix in PACKET_SUFFIXES:
+            candidate = folder / f"{run_id}{suffix}"
+            if os.path.lexists(candidate):
+                return candidate
+    return None
 
 
 def template_text(workspace: Workspace, name: str) -> str:

@@ -162,7 +162,9 @@ class ResultCache:
             gitignore = self.state_dir / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("*\n", encoding="utf-8")
-            replace_file(self.state_dir, self.path, "cache", text)
+            # "_cache" is never a runId ("cache" was: deciding runId "cache" removed the
+            # cache's staged file, and the reverse made that decision fail).
+            replace_file(self.state_dir, self.path, "_cache", text)
         except (OSError, HandoffError):  # a cache that cannot be written is no error
             return
         self.changed = False

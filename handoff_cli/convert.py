@@ -33,7 +33,19 @@ class Converted:
 
 def convert_packet(workspace: Workspace, ref: str, to: str, *, keep: bool = False) -> Converted:
     """Write the packet named by `ref` in the form `to` (md or json) beside it as
-    <runId>.<to>; remove the original unless `keep`."""
+    <runId>.<to>; remove the original unless `keep`. Errors name the packet relative to the
+    workspace."""
+    from .errors import HandoffError
+
+    try:
+        return _convert(workspace, ref, to, keep)
+    except HandoffError as exc:
+        if isinstance(exc.path, Path):
+            exc.path = workspace.relative(exc.path)
+        raise
+
+
+def _convert(workspace: Workspace, ref: str, to: str, keep: bool) -> Converted:
     from .store import create_new, lock_key, packet_lock
 
     if to not in FORMS:
@@ -41,15 +53,16 @@ def convert_packet(workspace: Workspace, ref: str, to: str, *, keep: bool = Fals
     path = resolve_packet_path(workspace, ref)
     packet = _load(workspace, path)
     if packet.kind == to:
-        raise UsageError(f"it is already a .{to} packet", path)
+        raise UsageError(f"it is already a .{to} packet", workspace.relative(path))
     _refuse_conflict(packet)
     target = path.with_name(f"{_file_stem(packet)}.{to}")
     with packet_lock(workspace.state_dir, lock_key(packet.run_id, packet.path)):
         fresh = _load(workspace, path)
         if fresh.text != packet.text:
-            raise ConflictError("changed while converting; try again", path)
+            raise ConflictError("changed while converting; try again", workspace.relative(path))
         text = converted_text(fresh, to)
-        create_new(target, text, workspace.state_dir)  # ConflictError rather than overwrite
+        create_new(target, text, workspace.state_dir,  # ConflictError rather than overwrite
+                   workspace.relative(target))
         if not keep:
             path.unlink()
     return Converted(path, target, keep)

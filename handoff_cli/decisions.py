@@ -115,8 +115,8 @@ def check_in_queue(workspace: Workspace, packet: Packet) -> None:
             return
     raise NotAllowedError(
         f"it is not in this workspace's queue ({workspace.settings.packets}/ or "
-        f"{workspace.settings.exceptions}/ of {workspace.root}); run the command from the "
-        "packet's own workspace; nothing recorded", packet.path)
+        f"{workspace.settings.exceptions}/); run the command from the packet's own workspace; "
+        "nothing recorded", workspace.relative(packet.path))
 
 
 def check_member(workspace: Workspace, packet: Packet, identity: str | None,

@@ -158,7 +158,8 @@ def apply_plan(workspace: Workspace, packet: Packet, plan: Plan) -> None:
                      expected=packet.text,
                      shown=workspace.relative(packet.path))
         return
-    create_new(plan.move_to, text, workspace.state_dir)  # a ConflictError rather than overwrite
+    create_new(plan.move_to, text, workspace.state_dir,  # a ConflictError rather than overwrite
+               workspace.relative(plan.move_to))
     if not same_bytes(packet.path, packet.text.encode("utf-8")):
         plan.move_to.unlink()  # another writer replaced it meanwhile: keep theirs, move nothing
         raise ConflictError(CHANGED, workspace.relative(packet.path))

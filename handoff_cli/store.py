@@ -23,10 +23,19 @@ KEY_END = "+"
 
 def lock_key(run_id: str | None, path: Path) -> str:
     """The name a packet is locked and staged under: its runId when that is a safe file name,
-    else its file name (so a hostile runId never names a path)."""
+    else its file name when that is one, else a digest of the file name (so a hostile runId
+    never names a path, and no key holds KEY_END: the cleanup of one key's staged files can
+    never match another key's)."""
+    import hashlib
+
     from .packet import RUN_ID
 
-    return run_id if run_id and RUN_ID.match(run_id) else path.stem
+    if run_id and RUN_ID.match(run_id):
+        return run_id
+    if RUN_ID.match(path.stem):
+        return path.stem
+    # "_" never starts a runId, so this key is never a packet's runId.
+    return "_" + hashlib.sha256(os.fsencode(path.name)).hexdigest()[:32]
 
 
 def staging_dir(state_dir: Path) -> Path:
@@ -163,8 +172,11 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
     _fsync_dir(path.parent)
 
 
-def create_new(path: Path, text: str, state_dir: Path | None = None) -> None:
-    """Create `path` atomically; raise ConflictError if it already exists (never overwrites)."""
+def create_new(path: Path, text: str, state_dir: Path | None = None,
+               shown: Path | str | None = None) -> None:
+    """Create `path` atomically; raise ConflictError if it already exists (never overwrites).
+    Errors name `shown` (the path as the user knows it) when given."""
+    shown = path if shown is None else shown
     path.parent.mkdir(parents=True, exist_ok=True)
     folder = staging_dir(state_dir) if state_dir is not None else path.parent
     temp = _write_temp(folder, text.encode("utf-8"))
@@ -180,9 +192,9 @@ def create_new(path: Path, text: str, state_dir: Path | None = None) -> None:
             temp = _write_temp(path.parent, text.encode("utf-8"))
             os.link(temp, path)
     except FileExistsError:
-        raise ConflictError("already exists; refusing to overwrite it", path) from None
+        raise ConflictError("already exists; refusing to overwrite it", shown) from None
     except OSError as exc:
-        raise HandoffError(f"cannot create file: {exc.strerror or exc}", path) from None
+        raise HandoffError(f"cannot create file: {exc.strerror or exc}", shown) from None
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp)
