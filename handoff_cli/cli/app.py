@@ -62,6 +62,21 @@ class HandoffGroup(TyperGroup):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Refuse a command's argument that is not UTF-8 text (bytes the shell passed
+        undecoded) before the command runs: it could never be written into a packet or a
+        decision. `lint` takes file names, which may be any bytes, so its are let through."""
+        given = list(args)
+        rest: list[str] = super().parse_args(ctx, args)  # the command's own arguments
+        command = given[len(given) - len(rest) - 1] if len(given) > len(rest) else None
+        if command != "lint":
+            for arg in rest:
+                try:
+                    arg.encode("utf-8")
+                except UnicodeEncodeError:
+                    fail(f"{command}: an argument is not valid UTF-8 text: {arg!r}")
+        return rest
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

@@ -246,3 +246,19 @@ def test_lifecycle_writes_are_pushed(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "replacedBy: r-1b" in team.remote_file("packets/r-1.md")
     assert "replaces: r-1" in team.remote_file("packets/r-1b.md")
+
+
+def test_resubmit_never_makes_a_packet_larger_than_the_bound(run: Any, root: Path,
+                                                            packet: Path) -> None:
+    returned(run, "customerTier")
+    config = root / "handoff.yaml"
+    limit = packet.stat().st_size + 3000
+    config.write_text(config.read_text().replace("maxFileBytes: 1048576",
+                                                 f"maxFileBytes: {limit}"))
+    before = packet.read_bytes()
+    result = run("resubmit", RUN, "--set", "customerTier=" + "g" * 2000,
+                 "--set", "note=" + "n" * 2000)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (f"handoff: error: packets/{RUN}.md: larger than the {limit}-byte "
+                             "packet size limit (lint.maxFileBytes); nothing written\n")
+    assert packet.read_bytes() == before

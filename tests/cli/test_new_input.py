@@ -205,3 +205,23 @@ def test_packet_keys_are_keys_even_when_the_template_nests_their_placeholder(
     data = load_packet(root / "packets" / "n.md").data
     assert data["agentGoal"] == "keep it" and data["notes"] == {"goal": "keep it"}
 
+
+
+def test_arguments_that_are_not_utf8_are_refused_not_crashed_on(root: Path) -> None:
+    """Bytes the shell passes undecoded (surrogates in Python) could never be written into a
+    packet: exit 2 naming the command, instead of an internal error. lint still takes any file
+    name."""
+    def handoff(*args: bytes) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable.encode(), b"-m", b"handoff_cli", *args], cwd=root,
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    for args in ([b"new", b"customer_exception", b"--set", b"agentGoal=caf\xe9"],
+                 [b"new", b"customer_exception", b"--as", b"\xff"],
+                 [b"-w", b".", b"new", b"customer_exception", b"--body", b"\xff\xfe"]):
+        done = handoff(*args)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.startswith("handoff: error: new: an argument is not valid UTF-8")
+        assert done.stderr.count("\n") == 1
+    nothing_written(root)
+    done = handoff(b"-w", b".", b"lint", b"--no-cache", b"packets/\xff.md")
+    assert done.returncode == 1 and "H101" in done.stdout, done.stderr

@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 from conftest import SEED_MD, write_packet
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handoff_cli import api
+from handoff_cli.decisions import choose_option
 from handoff_cli.errors import UsageError
 from handoff_cli.packet import load_packet
+from handoff_cli.review import OptionRow
+from handoff_cli.textsafe import option_position, visible_key
 from handoff_cli.workspace import Workspace
 
 RUN = "refund-review-2026-05-24-1500"
@@ -106,3 +111,25 @@ def test_the_api_follows_the_same_rule(workspace: Workspace, swapped: Path) -> N
     write_packet(workspace.root, f"{RUN}.md", SWAPPED)
     with pytest.raises(UsageError, match="there is no option 7"):
         api.decide(workspace, RUN, "7", None, MARIA, force=True)
+
+
+OPTIONS = (OptionRow(1, "2", "r"), OptionRow(2, "1", "r"), OptionRow(3, "approve", "r"),
+           OptionRow(4, "Approve", "r"))
+
+
+NUMBERS = st.from_regex("\\s*[0-9\uff10-\uff19\u00b2\u00b3]{1,12}\\s*", fullmatch=True)
+
+
+@given(st.text(max_size=40) | NUMBERS)
+def test_any_choice_is_an_option_or_a_usage_error(choice: str) -> None:
+    """Whatever is typed (other digits, surrogates, controls, huge numbers), the answer is an
+    option or a clear usage error, never an internal error; a number is always a position."""
+    try:
+        row = choose_option(OPTIONS, choice)
+    except UsageError:
+        return
+    position = option_position(choice)
+    if position is not None:
+        assert row.number == position
+    else:
+        assert row.label == choice or visible_key(row.label) == visible_key(choice)
