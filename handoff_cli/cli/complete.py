@@ -145,8 +145,13 @@ def evidence_names(ctx: typer.Context, incomplete: str) -> list[str]:
 
 
 def option_labels(ctx: typer.Context, incomplete: str) -> list[str]:
-    """The option labels of the packet named on the command line (only that packet is read)."""
+    """The option labels of the packet named on the command line (only that packet is read);
+    a label that is a number is not offered, since --option would read it as a position."""
     from ..packet import option_labels as labels_of
+    from ..textsafe import option_position
 
     packet = _named_packet(ctx)
-    return [] if packet is None else _offered(labels_of(packet.data), incomplete)
+    if packet is None:
+        return []
+    return _offered([label for label in labels_of(packet.data)
+                     if option_position(label) is None], incomplete)

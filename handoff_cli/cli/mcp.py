@@ -34,6 +34,9 @@ def mcp(
     check_choice(transport, TRANSPORTS, "--transport")
     if transport == "stdio" and port is not None:
         raise UsageError("--port goes with --transport streamable-http")
+    if transport == "stdio" and (sys.stdin is None or sys.stdout is None):
+        raise UsageError("--transport stdio speaks on standard input and output, and one of "
+                         "them is closed")
     workspace = current_workspace(ctx)
     workspace.runbook  # noqa: B018  (a broken runbook stops here, before serving)
     try:

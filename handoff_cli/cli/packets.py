@@ -19,6 +19,8 @@ def read_bounded(source: str, limit: int, flag: str) -> str:
     """A file's or stdin's ('-') text, reading at most `limit` + 1 bytes: a larger input is
     refused (exit 2, naming it) without being read into memory whole."""
     name = "<stdin>" if source == "-" else source
+    if source == "-" and sys.stdin is None:  # started with standard input closed
+        raise UsageError(f"cannot read {flag}: there is no standard input", name)
     try:
         if source == "-":
             raw = sys.stdin.buffer.read(limit + 1) if hasattr(sys.stdin, "buffer") \

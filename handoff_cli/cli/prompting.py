@@ -37,7 +37,7 @@ class Answer:
 
 def on_terminal() -> bool:
     """Whether a person can answer prompts (stdin is a terminal)."""
-    return sys.stdin.isatty()
+    return sys.stdin is not None and sys.stdin.isatty()  # None: started with stdin closed
 
 
 def pager_command() -> str | None:

@@ -71,6 +71,13 @@ def test_option_labels_of_the_named_packet_stay_one_word(queue: Path) -> None:
         "offer\\ credit"]
 
 
+def test_a_label_that_is_a_number_is_not_offered(queue: Path) -> None:
+    """`--option 1` means the first option, so a label "1" (lint H308) is never offered."""
+    write_packet(queue, f"{RUN}.md", SEED_MD.replace("label: offer credit", "label: '1'"))
+    assert bash_words(queue, f"handoff decide {RUN} --option ") == [
+        "approve\\ refund", "escalate\\ to\\ manager"]
+
+
 def test_evidence_names_for_open(queue: Path) -> None:
     assert bash_words(queue, f"handoff open {RUN} ") == [
         "orderFile", "conversationSummary", "policyExcerpt"]

@@ -4,13 +4,14 @@ packet key given by --set / --from-json written as a key whatever the template d
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED
+from conftest import SEED, SEED_MD, write_packet
 
 from handoff_cli.packet import load_packet
 
@@ -225,3 +226,41 @@ def test_arguments_that_are_not_utf8_are_refused_not_crashed_on(root: Path) -> N
     nothing_written(root)
     done = handoff(b"-w", b".", b"lint", b"--no-cache", b"packets/\xff.md")
     assert done.returncode == 1 and "H101" in done.stdout, done.stderr
+
+
+def test_a_closed_standard_input_is_one_clear_line(root: Path) -> None:
+    """Started with fd 0 closed (`<&-`), Python has no sys.stdin: reading it, asking whether
+    it is a terminal or serving MCP over it is exit 2, never an internal error."""
+    write_packet(root, "r-1.md", SEED_MD.replace(
+        "runId: refund-review-2026-05-24-1500", "runId: r-1"))
+
+    def closed_stdin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "handoff_cli", *args], cwd=root,
+                              preexec_fn=lambda: os.close(0), capture_output=True, text=True,
+                              timeout=120, check=False)
+
+    for args, message in (
+        (("new", "customer_exception", "--body", "-"), "<stdin>: cannot read --body: there "
+                                                       "is no standard input"),
+        (("new", "customer_exception", "--from-json", "-"), "<stdin>: cannot read --from-json"),
+        (("decide", "r-1", "--as", "maria.lopez@example.com"), "no terminal to prompt on"),
+        (("mcp",), "--transport stdio speaks on standard input and output"),
+    ):
+        done = closed_stdin(*args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.startswith(f"handoff: error: {message}"), done.stderr
+    assert "decision" not in load_packet(root / "packets" / "r-1.md").data
+
+
+def test_the_api_and_mcp_path_hold_to_the_bound(root: Path) -> None:
+    """create_packet (what MCP's create_handoff calls) refuses a packet over the bound too."""
+    from handoff_cli.api import PacketInput, create_packet
+    from handoff_cli.errors import UsageError
+    from handoff_cli.workspace import open_workspace
+
+    set_limit(root)
+    workspace = open_workspace(root)
+    given = PacketInput(from_json={**SEED, "runId": "api-big", "agentGoal": "g" * LIMIT})
+    with pytest.raises(UsageError, match=r"the new packet packets/api-big\.md: larger than"):
+        create_packet(workspace, "customer_exception", given)
+    nothing_written(root)
