@@ -294,6 +294,10 @@ def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None 
            force: bool = False) -> Recorded:
     """Record the owner's decision: status 'decided', `decision` and a history event.
 
+    `option` names the option as `choose_option` reads it, like `decide --option`: a number is
+    always its position (1 is the first), anything else its label; no such option, or a label
+    several options match, is a UsageError. The decision records the option's label.
+
     Only a person the runbook lets decide this packet may (NotAllowedError). `seen_digest` is
     the digest of the view the reviewer saw; a packet whose content changed since is refused
     (ConflictError), as is one already decided, and one with lint errors unless `force`
