@@ -303,16 +303,15 @@ def split_frontmatter(text: str) -> tuple[int, int, int, int]:
     if first_end < 0:
         raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line")
     yaml_start = first_end + 1
-    position = yaml_start
-    while position <= len(text):
-        end = text.find("\n", position)
-        stop = end if end >= 0 else len(text)
-        if text[position:stop].rstrip(FENCE_TRAILER) in FRONTMATTER_ENDS:
-            return yaml_start, position, (stop + 1 if end >= 0 else stop), 1
-        if end < 0:
-            break
-        position = end + 1
-    raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line", 1, 1)
+    closing = _CLOSING_FENCE.search(text, yaml_start)
+    if closing is None:
+        raise LoadFailure("H107", "unterminated frontmatter: no closing '---' line", 1, 1)
+    stop = closing.end()
+    return yaml_start, closing.start(), (stop + 1 if stop < len(text) else stop), 1
+
+
+# The first line after the opening fence that is only a closing fence and FENCE_TRAILER.
+_CLOSING_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t\r]*$", re.MULTILINE)
 
 
 def parse_markdown(path: Path, text: str) -> Packet:
@@ -367,6 +366,15 @@ def packet_loader() -> Any:
         for first, resolvers in base.yaml_implicit_resolvers.items()
     }
     return PacketLoader
+
+
+@lru_cache(maxsize=1)
+def plain_reader() -> Any:
+    """The direct reader for plain block frontmatter (plainyaml.py), with the packet loader's
+    resolvers; PyYAML reads everything else."""
+    from .plainyaml import PlainReader
+
+    return PlainReader(packet_loader())
 
 
 class _Unusual(Exception):
@@ -425,7 +433,9 @@ def _plain_document(loader: Any, root: Any) -> Any:
 def parse_yaml_mapping(yaml_text: str, line_offset: int) -> dict[str, Any]:
     """safe-load frontmatter YAML into a mapping; every failure becomes a LoadFailure."""
     try:
-        data = yaml.load(yaml_text, Loader=packet_loader())
+        data = plain_reader().read(yaml_text)
+        if data is None:
+            data = yaml.load(yaml_text, Loader=packet_loader())
     except yaml.constructor.ConstructorError as exc:
         line, column = _mark_position(exc, line_offset)
         problem = exc.problem or "cannot construct value"

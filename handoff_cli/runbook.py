@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -240,8 +241,9 @@ def _scalar_text(value: Any) -> str:
     return _number_text(float(value)) if isinstance(value, (int, float)) else str(value)
 
 
-def _folded_phrases(trigger: ExceptionTrigger) -> list[str]:
-    return [" ".join(p.casefold().split()) for p in trigger.phrases]
+@lru_cache(maxsize=256)
+def _folded_phrases(trigger: ExceptionTrigger) -> tuple[str, ...]:
+    return tuple(" ".join(p.casefold().split()) for p in trigger.phrases)
 
 
 def parse_duration(text: str) -> timedelta | None:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,15 @@ def unanswered(value: Any) -> str | None:
         return "is empty"
     if not isinstance(value, str):
         return None  # the schema rule reports a wrong type
-    folded = " ".join(re.sub(r"[^\w\s/?.-]", " ", value.casefold()).split()).strip(" .!")
+    return _unanswered_text(value)
+
+
+_NOT_TEXT = re.compile(r"[^\w\s/?.-]")
+
+
+@lru_cache(maxsize=4096)  # packets repeat their risks and answers
+def _unanswered_text(value: str) -> str | None:
+    folded = " ".join(_NOT_TEXT.sub(" ", value.casefold()).split()).strip(" .!")
     if not folded:
         return "is empty"
     if PLACEHOLDER.fullmatch(value.strip()):
@@ -166,7 +175,9 @@ def conflict_marker_issues(text: str) -> list[Issue]:
 
 def check_conflict_markers(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     """H113: git conflict markers (in the body, where they still parse)."""
-    yield from conflict_marker_issues(packet.text)
+    text = packet.text
+    if "<<<<<<<" in text or "|||||||" in text or ">>>>>>>" in text:
+        yield from conflict_marker_issues(text)
 
 
 def check_schema(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
@@ -236,11 +247,16 @@ def _option_issues(options: list[Any]) -> Iterator[Issue]:
                         f"('--option {visible_key(label)}' would mean option "
                         f"{visible_key(label)}, not this one): give it a label in words")
         if isinstance(label, str):
-            folded = visible_key(label)  # "approve" and "approve\u200b" look the same
+            folded = _label_key(label)  # "approve" and "approve\u200b" look the same
             if folded in seen:
                 yield Issue("H307", ("options", index, "label"),
                             f"{name} repeats option {seen[folded] + 1}")
             seen.setdefault(folded, index)
+
+
+@lru_cache(maxsize=4096)  # packets of one type offer the same labels
+def _label_key(label: str) -> str:
+    return visible_key(label)
 
 
 def check_evidence(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
@@ -312,7 +328,10 @@ def check_identity(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
 
 def check_placeholders(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
     """H603: template placeholders left in values or the body."""
-    for keypath, text in _strings(packet.data, ()):
+    # Every value's text is in the file as it is unless a JSON or YAML escape wrote it.
+    source = packet.text if packet.kind == "json" else packet.text[:packet.yaml_end]
+    values = _strings(packet.data, ()) if "$" in source or "\\" in source else ()
+    for keypath, text in values:
         for match in PLACEHOLDER.finditer(text):
             name = match.group(1) or match.group(2)
             if match.group(0) == text.strip() or name in ctx.template_placeholders:
