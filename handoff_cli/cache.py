@@ -122,22 +122,22 @@ class ResultCache:
     def _is_racy(self, st: os.stat_result) -> bool:
         return max(st.st_mtime_ns, st.st_ctime_ns) >= self.started_ns - RACY_NS
 
-    def put(self, path: str, st: os.stat_result, data: bytes | None, name: str,
+    def put(self, path: str, st: os.stat_result, sha: str | None, name: str,
             value: Any) -> None:
-        """Record part `name` for the file version `st` (taken before its bytes `data` were
-        read; None when they could not be, so a racy entry is not kept)."""
+        """Record part `name` for the file version `st` (taken before its bytes were read;
+        `sha` is their content_hash, None when they could not be read, so a racy entry is not
+        kept)."""
         if not stat.S_ISREG(st.st_mode):
             return
         identity = file_identity(st)
         racy = self._is_racy(st)
-        if racy and data is None:
+        if racy and sha is None:
             return
         entry = self.entries.get(path)
         if not isinstance(entry, dict) or entry.get("id") != identity:
-            entry = {"id": identity, "racy": racy,
-                     "sha": content_hash(data) if data is not None else None}
+            entry = {"id": identity, "racy": racy, "sha": sha}
             self.entries[path] = entry
-        elif entry.get("racy") and (data is None or entry.get("sha") != content_hash(data)):
+        elif entry.get("racy") and (sha is None or entry.get("sha") != sha):
             return  # the same identity with other bytes: let the next run look again
         entry[name] = value
         self.changed = True

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cache import cacheable_stat
+from .cache import cacheable_stat, content_hash
 from .errors import UsageError
 from .packet import STATUSES, LoadFailure, is_overdue, load_packet, status_of
 from .timeutil import now_utc, parse_iso
@@ -78,16 +78,16 @@ def entry_for(workspace: Workspace, path: Path, now: datetime,
             cached = cache.part(os.path.abspath(path), st, "row")
     row = cached if isinstance(cached, dict) and cached.get("max") == max_bytes else None
     if row is None:
-        data_bytes = None
+        sha = None
         try:
             packet = load_packet(path, max_bytes, workspace.real_root_text)
         except LoadFailure as failure:
             row = {"problem": f"{failure.code} {failure.message}", "max": max_bytes}
         else:
             row = {"fields": row_fields(packet.data), "max": max_bytes}
-            data_bytes = packet.text.encode("utf-8")
+            sha = content_hash(packet.text.encode("utf-8"))
         if cache is not None and st is not None:
-            cache.put(os.path.abspath(path), st, data_bytes, "row", row)
+            cache.put(os.path.abspath(path), st, sha, "row", row)
     try:
         return entry_from_row(row, path, shown, now)
     except (TypeError, ValueError, AttributeError):  # a cached row of another shape

@@ -14,11 +14,18 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ..cache import ResultCache, cacheable_stat
+from ..cache import ResultCache, cacheable_stat, content_hash
 from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import PACKET_SUFFIXES, Workspace, packet_file_names, packet_files
 from .registry import RULES_BY_CODE
-from .rules import CHECKS, PLACEHOLDER, Issue, LintContext, conflict_marker_issues
+from .rules import (
+    CHECKS,
+    PLACEHOLDER,
+    Issue,
+    LintContext,
+    conflict_marker_issues,
+    reads_unchanged,
+)
 from .suppress import (
     Directive,
     SuppressionUse,
@@ -49,10 +56,15 @@ class Finding:
 
 @dataclass(frozen=True)
 class Target:
-    """A file to lint and the path to show for it."""
+    """A file to lint (its path as text: a large run makes no Path of it unless it must) and
+    the path to show for it."""
 
-    path: Path
+    text: str
     shown: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.text)
 
 
 def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]:
@@ -62,16 +74,16 @@ def collect_targets(workspace: Workspace, paths: Sequence[Path]) -> list[Target]
         targets = []
         root = str(workspace.root) + os.sep
         for folder in (workspace.packets_dir, workspace.exceptions_dir):
-            targets += [Target(Path(f), f[len(root):].replace(os.sep, "/")
+            targets += [Target(f, f[len(root):].replace(os.sep, "/")
                                if f.startswith(root) else _relative(Path(f), workspace.root))
                         for f in packet_file_names(folder)]
         return targets
     targets = []
     for given in paths:
         if given.is_dir():
-            targets += [Target(f, _join_shown(given, f)) for f in packet_files(given)]
+            targets += [Target(str(f), _join_shown(given, f)) for f in packet_files(given)]
         else:
-            targets.append(Target(given, str(given)))
+            targets.append(Target(str(given), str(given)))
     return targets
 
 
@@ -93,7 +105,18 @@ class Checked:
     reads: list[list[Any]]
     directives: list[Directive]  # the file's `# handoff: disable=` comments
     row: dict[str, Any] | None  # the queue row's fields, for `list`
-    data: bytes | None  # the bytes checked, for the cache's content hash
+    sha: str | None  # the content hash of the bytes checked, for the cache
+
+    def compact(self) -> tuple[Any, ...]:
+        """Plain values only (what a worker sends back: cheap to pickle)."""
+        return (self.issues, self.run_id, self.reads,
+                [(d.given, d.code, d.line, d.column) for d in self.directives], self.row,
+                self.sha)
+
+    @staticmethod
+    def from_compact(values: tuple[Any, ...]) -> Checked:
+        issues, run_id, reads, directives, row, sha = values
+        return Checked(issues, run_id, reads, [Directive(*d) for d in directives], row, sha)
 
 
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
@@ -104,19 +127,22 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     changed; `workers` (default: one per core, for large runs) checks cold files in parallel.
     `shared` is a cache the caller opened and will save (list reads rows and findings from one).
     """
-    context = LintContext(workspace, workspace.runbook, template_placeholders(workspace))
-    exceptions_context = replace(context, in_exceptions=True)
+    placeholders = template_placeholders(workspace)
+    evidence_memo: dict[str, tuple[bool, str | None]] = {}
     exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
     targets = collect_targets(workspace, paths)
     cache = shared if use_cache else None
     if use_cache and cache is None and len(targets) >= CACHE_MIN_FILES:
         cache = ResultCache(workspace.state_dir)
     if cache is not None:
-        context_key = context_digest(workspace, context)
+        context_key = context_digest(workspace, placeholders)
     results: list[Checked | None] = [None] * len(targets)
     stats: list[os.stat_result | None] = [None] * len(targets)
     todo: list[tuple[int, str, bool]] = []
-    absolutes = [os.path.abspath(t.path) for t in targets]
+    # A default run's paths come from a listing of the absolute root: already absolute.
+    root_text = str(workspace.root)
+    absolutes = [t.text for t in targets] if not paths and os.path.abspath(root_text) == \
+        root_text else [os.path.abspath(t.text) for t in targets]
     for index, absolute in enumerate(absolutes):
         in_exceptions = absolute.startswith(exceptions_prefix)
         if cache is not None:
@@ -124,29 +150,36 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
             if stat_result is not None:
                 stats[index] = stat_result
                 hit = _cached(cache, absolute, stat_result, context_key, in_exceptions,
-                              exceptions_context if in_exceptions else context)
+                              workspace, evidence_memo)
                 if hit is not None:
                     results[index] = hit
                     continue
-        todo.append((index, str(targets[index].path), in_exceptions))
+        todo.append((index, targets[index].text, in_exceptions))
 
-    def check_one(item: tuple[int, str, bool]) -> Checked:
-        _, path, in_exceptions = item
-        return check_file(Path(path), workspace,
-                          exceptions_context if in_exceptions else context)
+    if todo:  # only checking needs the runbook (a warm run never loads or validates it)
+        context = LintContext(workspace, workspace.runbook, placeholders,
+                              evidence_cache=evidence_memo)
+        exceptions_context = replace(context, in_exceptions=True, reads=[])
 
-    checked_all = check_all(todo, check_one, workers)
+        def check_one(item: tuple[int, str, bool]) -> Checked:
+            _, path, in_exceptions = item
+            return check_file(Path(path), workspace,
+                              exceptions_context if in_exceptions else context)
+
+        checked_all = check_all(todo, check_one, workers)
+    else:
+        checked_all = []
     for (index, _, in_exceptions), checked in zip(todo, checked_all, strict=True):
         results[index] = checked
         before = stats[index]
         if cache is not None and before is not None:
             absolute = absolutes[index]
-            cache.put(absolute, before, checked.data, "lint", {
+            cache.put(absolute, before, checked.sha, "lint", {
                 "ctx": context_key, "ex": in_exceptions,
                 "issues": checked.issues, "rid": checked.run_id, "reads": checked.reads,
                 "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]})
             if checked.row is not None:
-                cache.put(absolute, before, checked.data, "row", checked.row)
+                cache.put(absolute, before, checked.sha, "row", checked.row)
 
     # A default run lints every queue file, so the listing answers "does a twin exist?".
     queue_listing = None if paths else set(absolutes)
@@ -156,21 +189,26 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     use = SuppressionUse()
+    plain = not workspace.settings.lint_ignore
     for target, result in zip(targets, results, strict=True):
         assert result is not None
         checked = result
-        issues = list(checked.issues)
-        duplicates = duplicate_issues(checked.run_id, target.path, workspace, seen_ids,
-                                      target.shown, queue_listing, folder_names)
-        duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
-        if duplicates:
-            try:
-                packet = load_packet(target.path, workspace.settings.max_file_bytes,
-                                     workspace.real_root_text)
-            except LoadFailure:  # changed since it was checked: the next run reports that
-                issues += [(i.code, 1, 1, i.message) for i in duplicates]
-            else:
-                issues += _positions(packet, duplicates)
+        issues = checked.issues
+        if checked.run_id is not None:
+            duplicates = duplicate_issues(checked.run_id, target.text, workspace, seen_ids,
+                                          target.shown, queue_listing, folder_names)
+            duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
+            if duplicates:
+                issues = list(issues)
+                try:
+                    packet = load_packet(target.path, workspace.settings.max_file_bytes,
+                                         workspace.real_root_text)
+                except LoadFailure:  # changed since it was checked: the next run reports that
+                    issues += [(i.code, 1, 1, i.message) for i in duplicates]
+                else:
+                    issues += _positions(packet, duplicates)
+        if not issues and plain and not checked.directives:
+            continue  # nothing to place, suppress or mark unused
         findings += _placed(workspace, target.shown,
                             suppressed(workspace, target.path, issues, checked.directives, use))
     if not paths and workspace.settings.lint_ignore:  # only a whole run knows what is unused
@@ -205,16 +243,17 @@ def check_file(path: Path, workspace: Workspace, context: LintContext) -> Checke
     row = {"fields": row_fields(packet.data), "max": workspace.settings.max_file_bytes}
     directives = file_directives(packet.text) if packet.kind == "md" else []
     return Checked(_positions(packet, found), packet.run_id, reads, directives, row,
-                   packet.text.encode("utf-8"))
+                   content_hash(packet.text.encode("utf-8")))
 
 
 def _cached(cache: Any, path: str, st: os.stat_result, context_key: str, in_exceptions: bool,
-            context: LintContext) -> Checked | None:
+            workspace: Workspace, evidence_memo: dict[str, tuple[bool, str | None]]
+            ) -> Checked | None:
     part = cache.part(path, st, "lint")
     try:
         if (not isinstance(part, dict) or part.get("ctx") != context_key
                 or part.get("ex") is not in_exceptions
-                or not context.reads_unchanged(part.get("reads"))):
+                or not reads_unchanged(workspace, evidence_memo, part.get("reads"))):
             return None
         issues = [(str(c), int(line), int(col), str(m)) for c, line, col, m in part["issues"]]
         if any(code not in RULES_BY_CODE for code, *_ in issues):
@@ -241,20 +280,27 @@ def check_all(items: list[Any], check: Callable[[Any], Checked],
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # The parent checks one share itself; the rest goes to workers in interleaved chunks.
-    own = len(items) // workers
-    rest = items[own:]
-    size = max(1, len(rest) // ((workers - 1) * 4))
-    chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
+    # Small chunks: the workers take them from the front, this process works from the back and
+    # takes over every chunk no worker has started, so all finish at about the same time.
+    size = max(1, min(CHUNK_MAX, len(items) // (workers * 8)))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    done: list[list[Checked] | None] = [None] * len(chunks)
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork"),
                              initializer=_set_worker_check, initargs=(check,)) as pool:
         futures = [pool.submit(_check_chunk, chunk) for chunk in chunks]
-        results = [check(item) for item in items[:own]]
-        for future in futures:
-            results += future.result()
+        for index in range(len(chunks) - 1, -1, -1):
+            if futures[index].cancel():
+                done[index] = [check(item) for item in chunks[index]]
+        results: list[Checked] = []
+        for index, future in enumerate(futures):
+            part = done[index]
+            if part is None:
+                part = [Checked.from_compact(values) for values in future.result()]
+            results += part
     return results
 
 
+CHUNK_MAX = 200
 _worker_check: Callable[[Any], Checked] | None = None  # set once in each forked worker
 
 
@@ -263,9 +309,9 @@ def _set_worker_check(check: Callable[[Any], Checked]) -> None:
     _worker_check = check
 
 
-def _check_chunk(chunk: list[Any]) -> list[Checked]:
+def _check_chunk(chunk: list[Any]) -> list[tuple[Any, ...]]:
     assert _worker_check is not None
-    return [_worker_check(item) for item in chunk]
+    return [_worker_check(item).compact() for item in chunk]
 
 
 def _can_fork() -> bool:
@@ -294,7 +340,7 @@ def context_files(workspace: Workspace) -> list[Path]:
     return files
 
 
-def context_digest(workspace: Workspace, context: LintContext) -> str:
+def context_digest(workspace: Workspace, placeholders: frozenset[str]) -> str:
     """One digest of everything outside the packet that every finding may depend on."""
     import hashlib
 
@@ -305,7 +351,7 @@ def context_digest(workspace: Workspace, context: LintContext) -> str:
 
         ssh_keygen = shutil.which("ssh-keygen") or ""
     for part in (workspace.real_root_text, repr(workspace.settings), ssh_keygen,
-                 "\n".join(sorted(context.template_placeholders))):
+                 "\n".join(sorted(placeholders))):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     for path in context_files(workspace):
         try:
@@ -363,7 +409,7 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
             yield issue
 
 
-def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
+def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
                      seen_ids: dict[str, str], shown: str,
                      queue_listing: set[str] | None,
                      folder_names: dict[Path, set[str]] | None = None) -> list[Issue]:
@@ -376,7 +422,10 @@ def duplicate_issues(run_id: str | None, path: Path, workspace: Workspace,
         where = seen_ids[run_id]
         return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     seen_ids[run_id] = shown
-    if queue_listing is not None or path.stem != run_id:
+    if queue_listing is not None:
+        return []
+    path = Path(path)
+    if path.stem != run_id:
         return []
     own = None
     own_text = os.path.abspath(path)

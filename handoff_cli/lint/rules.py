@@ -74,12 +74,7 @@ class LintContext:
 
     def evidence_state(self, value: str) -> tuple[bool, str | None]:
         """evidence_status without recording the read."""
-        cached = self.evidence_cache.get(value)
-        if cached is None:
-            real, reason = resolve_inside(self.workspace, value)
-            cached = (real is not None and os.path.exists(real), reason)
-            self.evidence_cache[value] = cached
-        return cached
+        return evidence_state(self.workspace, self.evidence_cache, value)
 
     def file_state(self, path: Path) -> list[int] | None:
         """The identity of a file a rule reads for this packet (None if absent), recorded so
@@ -96,20 +91,39 @@ class LintContext:
 
     def reads_unchanged(self, reads: Any) -> bool:
         """Whether every recorded read would give the same answer now."""
-        if not isinstance(reads, list):
+        return reads_unchanged(self.workspace, self.evidence_cache, reads)
+
+
+def evidence_state(workspace: Workspace, memo: dict[str, tuple[bool, str | None]],
+                   value: str) -> tuple[bool, str | None]:
+    """Whether a workspace-relative evidence path exists, or why it is refused (remembered in
+    `memo` for the run: many packets share evidence files)."""
+    cached = memo.get(value)
+    if cached is None:
+        real, reason = resolve_inside(workspace, value)
+        cached = (real is not None and os.path.exists(real), reason)
+        memo[value] = cached
+    return cached
+
+
+def reads_unchanged(workspace: Workspace, memo: dict[str, tuple[bool, str | None]],
+                    reads: Any) -> bool:
+    """Whether every read a packet's checks recorded would give the same answer now (without
+    loading the runbook: a warm run needs none)."""
+    if not isinstance(reads, list):
+        return False
+    for read in reads:
+        if not isinstance(read, list) or not read:
             return False
-        for read in reads:
-            if not isinstance(read, list) or not read:
+        if read[0] == "evidence" and len(read) == 4 and isinstance(read[1], str):
+            if list(evidence_state(workspace, memo, read[1])) != read[2:]:
                 return False
-            if read[0] == "evidence" and len(read) == 4 and isinstance(read[1], str):
-                if list(self.evidence_state(read[1])) != read[2:]:
-                    return False
-            elif read[0] == "file" and len(read) == 3 and isinstance(read[1], str):
-                if file_state(Path(read[1])) != read[2]:
-                    return False
-            else:  # the clock, or a read of a kind this version does not know
+        elif read[0] == "file" and len(read) == 3 and isinstance(read[1], str):
+            if file_state(Path(read[1])) != read[2]:
                 return False
-        return True
+        else:  # the clock, or a read of a kind this version does not know
+            return False
+    return True
 
 
 def file_state(path: Path) -> list[int] | None:
