@@ -15,6 +15,7 @@ both paths on the corpus and on generated documents.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from typing import Any
 
 # Characters after which PyYAML's reader, scanner or line handling does something this reader
@@ -22,6 +23,7 @@ from typing import Any
 # reader refuses as non-printable.
 _UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd"
                       "\U00010000-\U0010ffff]")
+_MARKER = re.compile(r"^(?:---|\.\.\.)", re.MULTILINE)  # document markers and the like
 # A plain scalar may not start with an indicator (or starts something else: '-' a sequence or
 # a number, '?' and ':' complex keys, '%' a directive); such a value is left to PyYAML.
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
@@ -33,6 +35,13 @@ _CONSTRUCTED = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool",
                           "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
 
 Line = tuple[int, str]  # (indentation, content without indentation or trailing spaces)
+
+
+class _Anything:
+    """Contains every character (when a resolver applies to any first character)."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
 
 
 class _Defer(Exception):
@@ -48,13 +57,16 @@ class PlainReader:
         self.resolvers: dict[str | None, list[tuple[str, Any]]] = dict(
             loader.yaml_implicit_resolvers)
         self.wildcard = self.resolvers.get(None, [])
+        # First characters of plain scalars that may resolve to another type than text.
+        self.typed_first: Container[str] = _Anything() if self.wildcard else frozenset(
+            first for first in self.resolvers if first)
         self.constructor = yaml.constructor.SafeConstructor()
         self.scalar_node = yaml.ScalarNode
         self.keys: set[str] = set()  # keys already found plain strings (packets share keys)
 
     def read(self, text: str) -> dict[str, Any] | None:
         """The mapping PyYAML would build from `text`, or None to let PyYAML read it."""
-        if _UNUSUAL.search(text):
+        if _UNUSUAL.search(text) or _MARKER.search(text):
             return None
         lines: list[Line] = []
         for raw in text.split("\n"):
@@ -64,8 +76,6 @@ class PlainReader:
             lines.append((len(raw) - len(content), content.rstrip(" ")))
         if not lines or lines[0][0] != 0:
             return None
-        if any(c.startswith(("---", "...")) for indent, c in lines if indent == 0):
-            return None  # document markers
         try:
             data, end = self._mapping(lines, 0, 0, 0)
         except (_Defer, RecursionError, ValueError, OverflowError):
@@ -115,6 +125,9 @@ class PlainReader:
                     value, i = self._block(lines, i, lines[i][0], depth)
                 else:
                     value = None
+            elif (rest[0] not in _INDICATORS and rest[0] not in self.typed_first
+                  and " #" not in rest and ": " not in rest and rest[-1] != ":"):
+                value = rest  # plain text (what _scalar returns for it, sooner)
             else:
                 value = self._scalar(rest)
             result[key] = value
@@ -226,7 +239,7 @@ class PlainReader:
             text = text[:comment].rstrip(" ")
         if ": " in text or text[-1] == ":":
             raise _Defer
-        if first not in self.resolvers and not self.wildcard:
+        if first not in self.typed_first:
             return text  # no implicit type starts with this character
         tag = self._tag(text)
         if tag == _STR:

@@ -53,10 +53,10 @@ class SuppressionUse:
 def file_directives(text: str) -> list[Directive]:
     """The rules a Markdown packet's frontmatter disables, read from its comment lines only (a
     line of a multi-line string that looks like the comment is text, not a directive)."""
-    from ..packet import LoadFailure, split_frontmatter
-
     if "handoff:" not in text:
         return []
+    from ..packet import LoadFailure, split_frontmatter
+
     try:
         yaml_start, yaml_end, _, _ = split_frontmatter(text)
     except LoadFailure:
