@@ -17,7 +17,7 @@ from .cache import cacheable_stat, content_hash
 from .errors import UsageError
 from .packet import STATUSES, LoadFailure, is_overdue, load_packet, status_of
 from .timeutil import now_utc, parse_iso
-from .workspace import Workspace, packet_files
+from .workspace import Workspace, packet_file_names
 
 if TYPE_CHECKING:
     from .cache import ResultCache
@@ -69,38 +69,44 @@ def row_fields(data: dict[str, Any]) -> dict[str, Any]:
 def entry_for(workspace: Workspace, path: Path, now: datetime,
               cache: ResultCache | None = None) -> QueueEntry:
     """Load one packet file into a queue row (an unloadable file becomes a row with a problem)."""
-    shown = workspace.relative(path)
+    return _entry_at(workspace, str(path), os.path.abspath(path), workspace.relative(path), now,
+                     cache)
+
+
+def _entry_at(workspace: Workspace, name: str, absolute: str, shown: str, now: datetime,
+              cache: ResultCache | None) -> QueueEntry:
     max_bytes = workspace.settings.max_file_bytes
     cached = st = None
     if cache is not None:
-        st = cacheable_stat(path)
+        st = cacheable_stat(absolute)
         if st is not None:
-            cached = cache.part(os.path.abspath(path), st, "row")
+            cached = cache.part(absolute, st, "row")
     row = cached if isinstance(cached, dict) and cached.get("max") == max_bytes else None
     if row is None:
         sha = None
         try:
-            packet = load_packet(path, max_bytes, workspace.real_root_text)
+            packet = load_packet(Path(name), max_bytes, workspace.real_root_text)
         except LoadFailure as failure:
             row = {"problem": f"{failure.code} {failure.message}", "max": max_bytes}
         else:
             row = {"fields": row_fields(packet.data), "max": max_bytes}
             sha = content_hash(packet.text.encode("utf-8"))
         if cache is not None and st is not None:
-            cache.put(os.path.abspath(path), st, sha, "row", row)
+            cache.put(absolute, st, sha, "row", row)
     try:
-        return entry_from_row(row, path, shown, now)
+        return entry_from_row(row, name, shown, now)
     except (TypeError, ValueError, AttributeError):  # a cached row of another shape
         if cache is None:
             raise
-        return entry_for(workspace, path, now, None)
+        return _entry_at(workspace, name, absolute, shown, now, None)
 
 
-def entry_from_row(row: dict[str, Any], path: Path, shown: str, now: datetime) -> QueueEntry:
+def entry_from_row(row: dict[str, Any], path: Path | str, shown: str,
+                   now: datetime) -> QueueEntry:
     """A queue row from the fields row_fields kept (or the problem loading found)."""
     problem = row.get("problem")
     if problem is not None:
-        return QueueEntry(path.stem, "?", "?", "invalid", None, None, False, "", shown,
+        return QueueEntry(Path(path).stem, "?", "?", "invalid", None, None, False, "", shown,
                           str(problem))
     fields = row["fields"]
     if not isinstance(fields, dict) or not all(
@@ -112,7 +118,7 @@ def entry_from_row(row: dict[str, Any], path: Path, shown: str, now: datetime) -
         return value if isinstance(value, str) else default
 
     return QueueEntry(
-        run_id=text("runId") or path.stem, handoff_type=text("handoffType", "?"),
+        run_id=text("runId") or Path(path).stem, handoff_type=text("handoffType", "?"),
         owner_role=text("ownerRole", "?"), status=status_of(fields),
         created_at=text("createdAt") or None, due_by=text("dueBy") or None,
         overdue=is_overdue(fields, now), trigger=text("triggerReason"), path=shown,
@@ -131,13 +137,18 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
     check_filters(workspace, owners, status, handoff_type)
     now = now or now_utc()
     folder = workspace.exceptions_dir if exceptions else workspace.packets_dir
-    files = packet_files(folder)
+    names = packet_file_names(folder)
     cache = None
-    if use_cache and len(files) >= CACHE_MIN_FILES:
+    if use_cache and len(names) >= CACHE_MIN_FILES:
         from .cache import ResultCache
 
         cache = ResultCache(workspace.state_dir)
-    entries = [entry_for(workspace, path, now, cache) for path in files]
+    root_text = str(workspace.root)
+    prefix = root_text + os.sep
+    normal = os.path.abspath(root_text) == root_text  # the listing's names are absolute
+    entries = [_entry_at(workspace, name, name if normal else os.path.abspath(name),
+                         name[len(prefix):].replace(os.sep, "/") if name.startswith(prefix)
+                         else workspace.relative(Path(name)), now, cache) for name in names]
     if owners is not None:
         entries = [e for e in entries if e.owner_role in owners]
     if status is not None:
@@ -160,11 +171,12 @@ def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
     queue can mark those that are not ready to decide."""
     import dataclasses
 
-    from .lint.engine import error_counts
+    from .lint.engine import error_counts_of
 
-    wanted = {workspace.root / e.path: e for e in entries
-              if e.status == "open" and e.problem is None}
-    counts = error_counts(workspace, list(wanted), use_cache=use_cache, shared=cache)
+    root = str(workspace.root)  # a row's path is clean: joined as text, it is root / path
+    wanted = {os.path.join(root, e.path): e
+              for e in entries if e.status == "open" and e.problem is None}
+    counts = error_counts_of(workspace, list(wanted), use_cache=use_cache, shared=cache)
     found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
     return [dataclasses.replace(e, lint_errors=found[id(e)]) if id(e) in found else e
             for e in entries]

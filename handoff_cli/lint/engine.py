@@ -120,17 +120,21 @@ class Checked:
 
 
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
-               workers: int | None = None, shared: ResultCache | None = None) -> list[Finding]:
+               workers: int | None = None, shared: ResultCache | None = None,
+               targets: Sequence[Target] | None = None) -> list[Finding]:
     """Lint packet files and return every finding at its configured severity, sorted.
 
     Findings are reused from the cache under .handoff/ only while nothing they depend on has
     changed; `workers` (default: one per core, for large runs) checks cold files in parallel.
     `shared` is a cache the caller opened and will save (list reads rows and findings from one).
+    `targets` are the files to lint when the caller listed them already (with `paths` not
+    empty: a run of named files, not a whole run).
     """
     placeholders = template_placeholders(workspace)
     evidence_memo: dict[str, tuple[bool, str | None]] = {}
     exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
-    targets = collect_targets(workspace, paths)
+    if targets is None:
+        targets = collect_targets(workspace, paths)
     cache = shared if use_cache else None
     if use_cache and cache is None and len(targets) >= CACHE_MIN_FILES:
         cache = ResultCache(workspace.state_dir)
@@ -186,6 +190,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     # Many files named on the command line (list's readiness check): read each queue folder
     # once instead of looking for four twin files per packet.
     folder_names = queue_folder_names(workspace) if paths and len(targets) >= 32 else None
+    folder_texts = {folder: os.path.abspath(folder) + os.sep
+                    for folder in (workspace.packets_dir, workspace.exceptions_dir)}
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     use = SuppressionUse()
@@ -196,7 +202,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         issues = checked.issues
         if checked.run_id is not None:
             duplicates = duplicate_issues(checked.run_id, target.text, workspace, seen_ids,
-                                          target.shown, queue_listing, folder_names)
+                                          target.shown, queue_listing, folder_names,
+                                          folder_texts)
             duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
             if duplicates:
                 issues = list(issues)
@@ -412,7 +419,8 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
 def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
                      seen_ids: dict[str, str], shown: str,
                      queue_listing: set[str] | None,
-                     folder_names: dict[Path, set[str]] | None = None) -> list[Issue]:
+                     folder_names: dict[Path, set[str]] | None = None,
+                     folder_texts: dict[Path, str] | None = None) -> list[Issue]:
     """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues
     (found from the listing of a full run, else by looking for the twin files, among the names
     in `folder_names` when given)."""
@@ -424,17 +432,20 @@ def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
     seen_ids[run_id] = shown
     if queue_listing is not None:
         return []
-    path = Path(path)
-    if path.stem != run_id:
+    if not os.path.basename(path).startswith(run_id) or Path(path).stem != run_id:
         return []
     own = None
     own_text = os.path.abspath(path)
     for folder in (workspace.packets_dir, workspace.exceptions_dir):
-        folder_text = os.path.abspath(folder) + os.sep
+        names = folder_names.get(folder, ()) if folder_names is not None else None
+        folder_text = None
         for suffix in PACKET_SUFFIXES:
             name = f"{run_id}{suffix}"
-            if folder_names is not None and name not in folder_names.get(folder, ()):
+            if names is not None and name not in names:
                 continue
+            if folder_text is None:
+                folder_text = (folder_texts[folder] if folder_texts and folder in folder_texts
+                               else os.path.abspath(folder) + os.sep)
             if folder_text + name == own_text:
                 continue  # the file itself (the same path: the same real file)
             twin = folder / name
@@ -539,6 +550,20 @@ def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
                           in_exceptions=in_exceptions)
     issues = [i for i in check_packet(packet, context) if severity_of(workspace, i.code) != "off"]
     return sorted(_placed(workspace, shown, _positions(packet, issues)))
+
+
+def error_counts_of(workspace: Workspace, paths: Sequence[str], use_cache: bool = True,
+                    shared: ResultCache | None = None) -> dict[str, int]:
+    """error_counts for paths given as text (the queue's many files: no Path made of each)."""
+    if not paths:
+        return {}
+    counts = dict.fromkeys(paths, 0)
+    targets = [Target(path, path) for path in paths]
+    for finding in lint_paths(workspace, [Path(paths[0])], use_cache=use_cache, shared=shared,
+                              targets=targets):
+        if finding.severity == "error" and finding.path in counts:
+            counts[finding.path] += 1
+    return counts
 
 
 def error_counts(workspace: Workspace, paths: Sequence[Path], use_cache: bool = True,
