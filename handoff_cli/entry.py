@@ -1,5 +1,6 @@
 """The console-script entry point. `handoff lint [PATH...]` with plain flags (what pre-commit
-runs on every commit) is parsed and run here without importing Typer, rich or the other commands
+runs on every commit) and `handoff list --format json` with plain filters (what scripts and
+dashboards poll) are parsed and run here without importing Typer, rich or the other commands
 (so this module lives outside handoff_cli.cli, whose package imports them all).
 
 Anything else, including --help, global options and unusual spellings, goes to the Typer app,
@@ -66,6 +67,64 @@ def parse_lint(argv: list[str]) -> LintArgs | None:
     return LintArgs(paths, fmt, flags["--exit-zero"], flags["--quiet"], flags["--no-cache"])
 
 
+@dataclass(frozen=True)
+class ListArgs:
+    """`handoff list --format json`'s arguments (the table form needs rich: Typer runs it)."""
+
+    owners: list[str] | None = None
+    status: str | None = None
+    handoff_type: str | None = None
+    overdue: bool = False
+    exceptions: bool = False
+    no_cache: bool = False
+
+
+def parse_list(argv: list[str]) -> ListArgs | None:
+    """`list --format json` and its plain filters, or None for anything the Typer app should
+    parse (the table, --mine, --help, a repeated or unusual option)."""
+    if not argv or argv[0] != "list":
+        return None
+    owners: list[str] = []
+    values: dict[str, str] = {}
+    flags = {"--overdue": False, "--exceptions": False, "--no-cache": False}
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg in flags:
+            flags[arg] = True
+            continue
+        name, equals, value = arg.partition("=")
+        if name not in ("--owner", "--status", "--type", "--format", "-f") or (
+                equals and name == "-f"):
+            return None
+        if not equals:
+            value = next(rest, "")
+        if not value or value.startswith("-"):
+            return None
+        name = "--format" if name == "-f" else name
+        if name == "--owner":
+            owners.append(value)
+        elif name in values:
+            return None  # given twice: the Typer app decides which counts
+        else:
+            values[name] = value
+    if values.get("--format") != "json":
+        return None
+    return ListArgs(owners or None, values.get("--status"), values.get("--type"),
+                    flags["--overdue"], flags["--exceptions"], flags["--no-cache"])
+
+
+def list_outcome(args: ListArgs) -> str:
+    """Run `list --format json`: the text the Typer command prints."""
+    from .queue import list_queue
+    from .textsafe import safe_json
+    from .workspace import find_workspace
+
+    entries = list_queue(find_workspace(None, None), owners=args.owners, status=args.status,
+                         handoff_type=args.handoff_type, overdue=args.overdue,
+                         exceptions=args.exceptions, use_cache=not args.no_cache)
+    return safe_json([e.as_dict() for e in entries]) + "\n"
+
+
 def lint_outcome(args: LintArgs, explicit: Path | str | None) -> tuple[str, str | None, int]:
     """Run lint: (stdout text, the summary line for stderr or None, exit code)."""
     from .api import lint, lint_by_workspace
@@ -99,11 +158,13 @@ def main() -> None:
 
 
 def run_fast(argv: list[str]) -> int | None:
-    """Run `handoff lint` from argv without Typer; None when argv is not for the fast path."""
+    """Run `handoff lint` or `handoff list --format json` from argv without Typer; None when
+    argv is not for the fast path."""
     args = parse_lint(argv)
-    if args is None:
+    listing = parse_list(argv) if args is None else None
+    if args is None and listing is None:
         return None
-    from .errors import HandoffError
+    from .errors import EXIT_OK, HandoffError
     from .textsafe import safe_text
 
     def notice(message: str) -> None:
@@ -111,7 +172,12 @@ def run_fast(argv: list[str]) -> int | None:
         sys.stderr.flush()
 
     try:
-        output, summary, code = lint_outcome(args, os.environ.get("HANDOFF_WORKSPACE") or None)
+        if listing is not None:
+            output, summary, code = list_outcome(listing), None, EXIT_OK
+        else:
+            assert args is not None
+            output, summary, code = lint_outcome(args,
+                                                 os.environ.get("HANDOFF_WORKSPACE") or None)
         if output:
             sys.stdout.write(output)
             sys.stdout.flush()

@@ -169,8 +169,6 @@ def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
                      ) -> list[QueueEntry]:
     """Count the lint errors of the open packets (one lint run for all of them), so that the
     queue can mark those that are not ready to decide."""
-    import dataclasses
-
     from .lint.engine import error_counts_of
 
     root = str(workspace.root)  # a row's path is clean: joined as text, it is root / path
@@ -178,7 +176,7 @@ def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
               for e in entries if e.status == "open" and e.problem is None}
     counts = error_counts_of(workspace, list(wanted), use_cache=use_cache, shared=cache)
     found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
-    return [dataclasses.replace(e, lint_errors=found[id(e)]) if id(e) in found else e
+    return [QueueEntry(**{**vars(e), "lint_errors": found[id(e)]}) if id(e) in found else e
             for e in entries]
 
 

@@ -190,8 +190,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     # Many files named on the command line (list's readiness check): read each queue folder
     # once instead of looking for four twin files per packet.
     folder_names = queue_folder_names(workspace) if paths and len(targets) >= 32 else None
-    folder_texts = {folder: os.path.abspath(folder) + os.sep
-                    for folder in (workspace.packets_dir, workspace.exceptions_dir)}
+    folders = queue_folders(workspace, folder_names)
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     use = SuppressionUse()
@@ -202,8 +201,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         issues = checked.issues
         if checked.run_id is not None:
             duplicates = duplicate_issues(checked.run_id, target.text, workspace, seen_ids,
-                                          target.shown, queue_listing, folder_names,
-                                          folder_texts)
+                                          target.shown, queue_listing, folder_names, folders)
             duplicates = [i for i in duplicates if severity_of(workspace, i.code) != "off"]
             if duplicates:
                 issues = list(issues)
@@ -416,11 +414,23 @@ def check_packet(packet: Packet, context: LintContext) -> Iterable[Issue]:
             yield issue
 
 
+QueueFolder = tuple[Path, "set[str] | None", str]  # folder, its entry names if read, as text
+
+
+def queue_folders(workspace: Workspace,
+                  folder_names: dict[Path, set[str]] | None = None) -> list[QueueFolder]:
+    """The queue folders for duplicate_issues: each with its entry names (when read) and its
+    absolute path as text ending in a separator."""
+    return [(folder, folder_names.get(folder, set()) if folder_names is not None else None,
+             os.path.abspath(folder) + os.sep)
+            for folder in (workspace.packets_dir, workspace.exceptions_dir)]
+
+
 def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
                      seen_ids: dict[str, str], shown: str,
                      queue_listing: set[str] | None,
                      folder_names: dict[Path, set[str]] | None = None,
-                     folder_texts: dict[Path, str] | None = None) -> list[Issue]:
+                     folders: list[QueueFolder] | None = None) -> list[Issue]:
     """H601: a runId seen earlier in this run, or a same-named packet elsewhere in the queues
     (found from the listing of a full run, else by looking for the twin files, among the names
     in `folder_names` when given)."""
@@ -430,22 +440,15 @@ def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
         where = seen_ids[run_id]
         return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     seen_ids[run_id] = shown
-    if queue_listing is not None:
-        return []
-    if not os.path.basename(path).startswith(run_id) or Path(path).stem != run_id:
+    if queue_listing is not None or path_stem(os.fspath(path)) != run_id:
         return []
     own = None
     own_text = os.path.abspath(path)
-    for folder in (workspace.packets_dir, workspace.exceptions_dir):
-        names = folder_names.get(folder, ()) if folder_names is not None else None
-        folder_text = None
+    for folder, names, folder_text in folders or queue_folders(workspace, folder_names):
         for suffix in PACKET_SUFFIXES:
             name = f"{run_id}{suffix}"
             if names is not None and name not in names:
                 continue
-            if folder_text is None:
-                folder_text = (folder_texts[folder] if folder_texts and folder in folder_texts
-                               else os.path.abspath(folder) + os.sep)
             if folder_text + name == own_text:
                 continue  # the file itself (the same path: the same real file)
             twin = folder / name
@@ -456,6 +459,15 @@ def duplicate_issues(run_id: str | None, path: Path | str, workspace: Workspace,
                 where = _relative(twin, workspace.root)
                 return [Issue("H601", ("runId",), f"duplicate runId '{run_id}' (also in {where})")]
     return []
+
+
+def path_stem(text: str) -> str:
+    """Path(text).stem without making a Path: the last component without its last suffix."""
+    name = text.rstrip(os.sep).rpartition(os.sep)[2] if os.sep in text else text
+    if name in ("", ".", ".."):
+        return Path(text).stem
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def queue_folder_names(workspace: Workspace) -> dict[Path, set[str]]:

@@ -1,0 +1,96 @@
+"""The start-up fast path of `handoff list --format json`: no Typer or rich import, and the same
+output and exit code as the Typer command for every argument form it takes; every other form
+goes to the Typer app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SEED_MD, seed_json, write_packet
+
+from handoff_cli.entry import parse_list, run_fast
+
+SEED_NAME = "refund-review-2026-05-24-1500"
+PROBE = """
+import json, sys
+sys.argv = ["handoff", *sys.argv[1:]]
+from handoff_cli.entry import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("typer", "click", "rich", "jsonschema") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+def fill(root: Path) -> None:
+    write_packet(root, f"{SEED_NAME}.md", SEED_MD)
+    write_packet(root, "wrong.md", SEED_MD.replace(SEED_NAME, "wrong").replace(
+        "ownerRole: customer-success-lead", "ownerRole: data-owner"))
+    write_packet(root, "late.json", seed_json(runId="late", status="decided"))
+    write_packet(root, "broken.md", "no frontmatter\x1b[31m\n")
+    write_packet(root, "x.md", "---\nrunId: x\n---\n", folder="exceptions")
+
+
+def test_list_json_imports_nothing_heavy(root: Path) -> None:
+    fill(root)
+    done = subprocess.run([sys.executable, "-c", PROBE, "list", "--format", "json"], cwd=root,
+                          capture_output=True, text=True, check=False)
+    assert json.loads(done.stderr.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
+
+
+@pytest.mark.parametrize("argv", [
+    ["list"], ["list", "--format", "table"], ["list", "--mine", "--format", "json"],
+    ["list", "--format", "json", "--as", "a@b"], ["list", "--help", "--format", "json"],
+    ["list", "-fjson"], ["list", "-f=json"], ["list", "--format", "json", "--status", "open",
+                                               "--status", "closed"],
+    ["list", "--format", "json", "--owner"], ["list", "--format", "json", "--owner", ""],
+    ["list", "--format", "json", "--owner", "--overdue"], ["list", "--format", "json", "x"],
+    ["list", "--format", "json", "--"], ["-w", ".", "list", "--format", "json"],
+    ["lint", "--format", "json"],
+])
+def test_other_forms_go_to_typer(argv: list[str]) -> None:
+    assert parse_list(argv) is None
+
+
+CASES = [
+    ["--format", "json"], ["-f", "json"], ["--format=json"], ["--format", "json", "--no-cache"],
+    ["--format", "json", "--exceptions"], ["--overdue", "--format", "json"],
+    ["--format", "json", "--status", "decided"], ["--format", "json", "--status=bogus"],
+    ["--format", "json", "--type", "customer_exception"], ["--format", "json", "--type", "nope"],
+    ["--format", "json", "--owner", "data-owner", "--owner", "customer-success-lead"],
+    ["--format", "json", "--owner=nobody\x1b[2J"],
+]
+
+
+@pytest.mark.parametrize("args", CASES)
+def test_fast_path_prints_what_typer_prints(run: Any, root: Path, args: list[str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    fill(root)
+    assert parse_list(["list", *args]) is not None
+    typer_result = run("list", *args)
+    capsys.readouterr()
+    code = run_fast(["list", *args])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (typer_result.exit_code, typer_result.stdout,
+                                typer_result.stderr)
+
+
+def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from handoff_cli.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HANDOFF_WORKSPACE", str(tmp_path / "nowhere"))
+    typer_result = runner.invoke(app, ["list", "--format", "json"])
+    code = run_fast(["list", "--format", "json"])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (typer_result.exit_code, "", typer_result.stderr)
+    assert code == 2 and "handoff: error:" in err
