@@ -394,3 +394,100 @@ def test_twins_found_when_many_files_are_named(root: Path) -> None:
     assert lint_paths(workspace, named) == found  # warm
     assert lint_paths(workspace, named[:3]) == []
     assert [f.rule for f in lint_paths(workspace, named[5:6])] == ["H601"]
+
+
+def test_cache_is_replaced_atomically_without_fsync(root: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writing the cache never waits for the disk (an fsync after writing many packets made
+    the first run wait for all of them); it is still staged and renamed, so it is whole."""
+    seed_packets(root, 3)
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    workspace = open_workspace(root)
+    assert lint_paths(workspace) == []
+    assert synced == []
+    data = json.loads((root / CACHE).read_text())
+    assert len(data["entries"]) == 3
+    assert list((root / ".handoff" / "tmp").iterdir()) == []
+    assert (root / CACHE).stat().st_mode & 0o777 == 0o600
+
+
+def test_stale_staged_cache_files_are_removed_fresh_ones_kept(root: Path) -> None:
+    """A killed run's staged cache file is removed by a later save; a running one's is not."""
+    from handoff_cli.store import KEY_END, TEMP_PREFIX
+
+    seed_packets(root, 2)
+    tmp = root / ".handoff" / "tmp"
+    tmp.mkdir(parents=True)
+    old = tmp / f"{TEMP_PREFIX}_cache{KEY_END}old.tmp"
+    young = tmp / f"{TEMP_PREFIX}_cache{KEY_END}young.tmp"
+    other = tmp / f"{TEMP_PREFIX}cache{KEY_END}x.tmp"  # runId "cache"'s: never touched
+    for path in (old, young, other):
+        path.write_text("partial")
+    os.utime(old, (1, 1))
+    os.utime(other, (1, 1))
+    assert lint_paths(open_workspace(root)) == []
+    assert sorted(p.name for p in tmp.iterdir()) == sorted([young.name, other.name])
+
+
+def test_each_list_of_reads_is_stored_once_and_pruned(root: Path) -> None:
+    """Packets that read the same evidence share one list of reads; lists no entry names any
+    more leave the table on the next save."""
+    seed_packets(root, 4)
+    workspace = open_workspace(root)
+    assert lint_paths(workspace) == []
+    data = json.loads((root / CACHE).read_text())
+    assert len(data["reads"]) == 1
+    assert {e["lint"]["reads"] for e in data["entries"].values()} == {0}
+    assert [r[0] for r in data["reads"][0]] == ["evidence"] * 3
+    for i in range(4):  # every packet now reads other evidence
+        path = root / "packets" / f"refund-{i:03d}.md"
+        path.write_text(path.read_text().replace("customer-8241.md", f"customer-{i}.md"))
+    findings = lint_paths(workspace)
+    assert {f.rule for f in findings} == {"H401"}
+    data = json.loads((root / CACHE).read_text())
+    assert len(data["reads"]) == 4
+    assert sorted(e["lint"]["reads"] for e in data["entries"].values()) == [0, 1, 2, 3]
+    assert lint_paths(workspace) == findings
+
+
+@pytest.mark.parametrize("index", [99, -1, True, "0", None, 0.0])
+def test_forged_reads_index_is_rechecked(run: Any, root: Path, index: Any) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    forge_findings(root, "refund-000.md", "forged")
+    data = json.loads((root / CACHE).read_text())
+    [entry] = data["entries"].values()
+    entry["lint"]["reads"] = index
+    (root / CACHE).write_text(json.dumps(data))
+    assert lint_rules(run) == []
+
+
+def test_forged_reads_table_is_rechecked(run: Any, root: Path) -> None:
+    seed_packets(root, 1)
+    assert lint_rules(run) == []
+    forge_findings(root, "refund-000.md", "forged")
+    data = json.loads((root / CACHE).read_text())
+    for table in ([["evidence", "x", "yes", None]], [["clock"]], [[]], [{}], ["x"]):
+        data["reads"] = [table]
+        (root / CACHE).write_text(json.dumps(data))
+        assert lint_rules(run) == []
+    data["reads"] = {"0": []}
+    (root / CACHE).write_text(json.dumps(data))
+    assert lint_rules(run) == []
+
+
+def test_settings_change_keeps_rows_for_list(run: Any, root: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new lint context drops the cached findings, not list's rows; list then lints the
+    open packets again and keeps both."""
+    seed_packets(root, 2)
+    assert lint_rules(run) == []
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text() + "\n# changed\n")
+    data = json.loads((root / CACHE).read_text())
+    assert all("row" in e for e in data["entries"].values())
+    first = json.loads(run("list", "--format", "json").stdout)
+    assert [row["lintErrors"] for row in first] == [0, 0]
+    data = json.loads((root / CACHE).read_text())
+    assert all("row" in e and "lint" in e for e in data["entries"].values())

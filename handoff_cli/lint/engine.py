@@ -139,7 +139,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     if use_cache and cache is None and len(targets) >= CACHE_MIN_FILES:
         cache = ResultCache(workspace.state_dir)
     if cache is not None:
-        context_key = context_digest(workspace, placeholders)
+        cache.use_context(context_digest(workspace, placeholders))
+    reads_checked: dict[int, bool] = {}  # reads table index -> unchanged
     results: list[Checked | None] = [None] * len(targets)
     stats: list[os.stat_result | None] = [None] * len(targets)
     todo: list[tuple[int, str, bool]] = []
@@ -153,8 +154,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
             stat_result = cacheable_stat(absolute)
             if stat_result is not None:
                 stats[index] = stat_result
-                hit = _cached(cache, absolute, stat_result, context_key, in_exceptions,
-                              workspace, evidence_memo)
+                hit = _cached(cache, absolute, stat_result, in_exceptions, workspace,
+                              evidence_memo, reads_checked)
                 if hit is not None:
                     results[index] = hit
                     continue
@@ -179,8 +180,8 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         if cache is not None and before is not None:
             absolute = absolutes[index]
             cache.put(absolute, before, checked.sha, "lint", {
-                "ctx": context_key, "ex": in_exceptions,
-                "issues": checked.issues, "rid": checked.run_id, "reads": checked.reads,
+                "ex": in_exceptions, "issues": checked.issues, "rid": checked.run_id,
+                "reads": cache.reads_id(checked.reads),
                 "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]})
             if checked.row is not None:
                 cache.put(absolute, before, checked.sha, "row", checked.row)
@@ -251,14 +252,21 @@ def check_file(path: Path, workspace: Workspace, context: LintContext) -> Checke
                    content_hash(packet.text.encode("utf-8")))
 
 
-def _cached(cache: Any, path: str, st: os.stat_result, context_key: str, in_exceptions: bool,
-            workspace: Workspace, evidence_memo: dict[str, tuple[bool, str | None]]
-            ) -> Checked | None:
+def _cached(cache: ResultCache, path: str, st: os.stat_result, in_exceptions: bool,
+            workspace: Workspace, evidence_memo: dict[str, tuple[bool, str | None]],
+            reads_checked: dict[int, bool]) -> Checked | None:
     part = cache.part(path, st, "lint")
     try:
-        if (not isinstance(part, dict) or part.get("ctx") != context_key
-                or part.get("ex") is not in_exceptions
-                or not reads_unchanged(workspace, evidence_memo, part.get("reads"))):
+        if not isinstance(part, dict) or part.get("ex") is not in_exceptions:
+            return None
+        index = part.get("reads")
+        if not isinstance(index, int) or isinstance(index, bool):
+            return None
+        unchanged = reads_checked.get(index)
+        if unchanged is None:  # each list of reads is checked once per run
+            unchanged = reads_checked[index] = reads_unchanged(
+                workspace, evidence_memo, cache.reads_at(index))
+        if not unchanged:
             return None
         issues = [(str(c), int(line), int(col), str(m)) for c, line, col, m in part["issues"]]
         if any(code not in RULES_BY_CODE for code, *_ in issues):

@@ -116,7 +116,8 @@ def reads_unchanged(workspace: Workspace, memo: dict[str, tuple[bool, str | None
         if not isinstance(read, list) or not read:
             return False
         if read[0] == "evidence" and len(read) == 4 and isinstance(read[1], str):
-            if list(evidence_state(workspace, memo, read[1])) != read[2:]:
+            state = memo.get(read[1]) or evidence_state(workspace, memo, read[1])
+            if not (state[0] == read[2] and state[1] == read[3]):
                 return False
         elif read[0] == "file" and len(read) == 3 and isinstance(read[1], str):
             if file_state(Path(read[1])) != read[2]:
