@@ -71,29 +71,33 @@ def defaults_dir(kind: str) -> Path:
 
 def init_workspace(directory: Path) -> list[Path]:
     """Scaffold a workspace in `directory`; return the files and folders created (never
-    overwrites an existing file)."""
+    overwrites an existing file, never creates or writes through a symlink leading out of
+    `directory`: WorkspaceError, exit 2, naming it)."""
+    from .store import create_inside, ensure_folder
+
     created: list[Path] = []
-
-    def place(target: Path, text: str) -> None:
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-            created.append(target)
-
     if directory.exists() and not directory.is_dir():
         raise UsageError("is not a directory", directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    place(directory / CONFIG_NAME, WORKSPACE_CONFIG)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the workspace folder: {exc.strerror or exc}",
+                         directory) from None
+    real_root = os.path.realpath(directory)
+
+    def place(relative: str, text: str) -> None:
+        if create_inside(real_root, directory / relative, text.encode("utf-8"), relative):
+            created.append(directory / relative)
+
+    place(CONFIG_NAME, WORKSPACE_CONFIG)
     for kind in ("runbooks", "templates"):
         for source in sorted(defaults_dir(kind).iterdir()):
             if source.is_file() and not source.name.startswith("."):
-                place(directory / kind / source.name, source.read_text(encoding="utf-8"))
+                place(f"{kind}/{source.name}", source.read_text(encoding="utf-8"))
     for folder in ("packets", "exceptions"):
-        target = directory / folder
-        if not target.exists():
-            target.mkdir(parents=True)
-            created.append(target)
-    place(directory / ".handoff" / ".gitignore", "*\n")
+        if ensure_folder(real_root, directory / folder, folder):
+            created.append(directory / folder)
+    place(".handoff/.gitignore", "*\n")
     return created
 
 
@@ -222,7 +226,7 @@ def create_packet(workspace: Workspace, type_name: str, given: PacketInput,
         raise UsageError(f"unknown handoff type '{type_name}'; the runbook has: "
                          f"{', '.join(sorted(runbook.types))}")
     now = now or now_utc()
-    template = "---\n---\n" if exception else template_text(workspace, handoff_type.template)
+    template = "---\n---\n" if exception else template_text(workspace, handoff_type.name)
     fills = fill_only_names(template, given.values)
     data = merge_input(type_name, given, fills)
     refuse_managed_keys(data)
@@ -370,21 +374,11 @@ def name_taken(workspace: Workspace, run_id: str) -> Path | None:
     return None
 
 
-def template_text(workspace: Workspace, name: str) -> str:
-    """The type's template, or a bare frontmatter when the workspace has none for it."""
-    path = workspace.templates_dir / name
-    if not path.exists():
-        return "---\n---\n"
-    limit = workspace.settings.max_file_bytes
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(limit + 1)  # never more than the bound into memory
-        if len(raw) > limit:
-            raise ConfigError(f"template is larger than the {limit}-byte packet size limit "
-                              "(lint.maxFileBytes)", workspace.relative(path))
-        return raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read template: {exc}", workspace.relative(path)) from None
+def template_text(workspace: Workspace, type_name: str) -> str:
+    """The type's template, or a bare frontmatter when the workspace has none for it (a
+    template that leads outside templates/, is no regular file or is too large: exit 2)."""
+    text = workspace.template_text(type_name)
+    return "---\n---\n" if text is None else text
 
 
 def template_data(template: str) -> dict[str, Any]:

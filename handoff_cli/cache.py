@@ -66,6 +66,14 @@ def tool_fingerprint() -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
+def cache_problem(state_dir: Path) -> str | None:
+    """Why the cache could not be written under `state_dir` (.handoff/ a file, read-only, a
+    link leading out...), in one line naming the path; None when it could."""
+    from .store import state_problem
+
+    return state_problem(state_dir, "cache", "tmp")
+
+
 class ResultCache:
     """Per-file results keyed by absolute path; each entry holds the file's identity, a content
     hash, and named parts ('lint', 'row') that their owners validate against their own inputs."""
@@ -85,13 +93,14 @@ class ResultCache:
         self._read_index: dict[str, int] | None = None
 
     def _read(self) -> dict[str, dict[str, Any]]:
+        from .store import read_regular
+
+        raw = read_regular(self.path, MAX_CACHE_BYTES)  # never through a symlink, never a FIFO
+        if raw is None or len(raw) > MAX_CACHE_BYTES:
+            return {}
         try:
-            st = os.stat(self.path)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CACHE_BYTES:
-                return {}
-            with open(self.path, "rb") as handle:
-                data = json.loads(handle.read())
-        except (OSError, ValueError, RecursionError):
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
             return {}  # missing, unreadable or corrupt: start afresh, the next save rebuilds it
         if (not isinstance(data, dict) or data.get("version") != CACHE_VERSION
                 or data.get("tool") != self.fingerprint
@@ -203,15 +212,14 @@ class ResultCache:
         """Write the cache atomically if anything changed; a read-only workspace just skips it."""
         if not self.changed:
             return
+        from .store import state_folder
+
         self._prune_reads()
         data = json.dumps({"version": CACHE_VERSION, "tool": self.fingerprint,
                            "context": self.context, "reads": self.reads,
                            "entries": self.entries}, separators=(",", ":")).encode("utf-8")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = self.state_dir / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("*\n", encoding="utf-8")
+        try:  # the folders are checked (never a link leading out); rename replaces a link
+            state_folder(self.state_dir, "cache")
             replace_unsynced(self.state_dir, self.path, data)
         except (OSError, HandoffError):  # a cache that cannot be written is no error
             return

@@ -3,6 +3,8 @@ files a reviewer can open, and one unplanned failure in the exception queue."""
 
 from __future__ import annotations
 
+import io
+import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +99,7 @@ class DemoResult:
     refund_run_id: str = REFUND_RUN_ID
 
 
-def write_orders_xlsx(path: Path) -> None:
+def orders_xlsx() -> bytes:
     """A small real spreadsheet (the refund's order file) using only the standard library."""
     rows = [("order", "customer", "item", "amount_eur", "delivered"),
             ("55120", "8241", "espresso machine EM-200", "1240.00", "2026-05-19")]
@@ -118,10 +120,11 @@ def write_orders_xlsx(path: Path) -> None:
         "xl/_rels/workbook.xml.rels": f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{ns}/package/2006/relationships"><Relationship Id="rId1" Type="{ns}/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{ns}/spreadsheetml/2006/main"><sheetData>{sheet_rows}</sheetData></worksheet>',
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
             archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 def demo_packets() -> list[tuple[str, PacketInput, str]]:
@@ -174,15 +177,14 @@ def demo_packets() -> list[tuple[str, PacketInput, str]]:
 
 def build_demo(directory: Path) -> DemoResult:
     """Create (or complete) the demo workspace in `directory`."""
+    from .store import create_inside
+
     init_workspace(directory)
+    real_root = os.path.realpath(directory)
     for relative, text in EVIDENCE_TEXT.items():
-        target = directory / relative
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text, encoding="utf-8")
-    orders = directory / "workspace/refunds/2026-05-24/orders.xlsx"
-    if not orders.exists():
-        write_orders_xlsx(orders)
+        create_inside(real_root, directory / relative, text.encode("utf-8"), relative)
+    orders = "workspace/refunds/2026-05-24/orders.xlsx"
+    create_inside(real_root, directory / orders, orders_xlsx(), orders)
     workspace = open_workspace(directory)
     packets = []
     for type_name, given, fmt in demo_packets():
@@ -193,6 +195,6 @@ def build_demo(directory: Path) -> DemoResult:
                                      fmt=fmt).path
         packets.append(existing)
     failure = workspace.exceptions_dir / "price-sync-2026-05-25-0900.md"
-    if not failure.exists():
-        failure.write_text(EXCEPTION_PACKET, encoding="utf-8")
+    create_inside(real_root, failure, EXCEPTION_PACKET.encode("utf-8"),
+                  workspace.relative(failure))
     return DemoResult(workspace=workspace, packets=tuple(packets), exceptions=(failure,))

@@ -126,24 +126,45 @@ def list_outcome(args: ListArgs) -> str:
 
 
 def lint_outcome(args: LintArgs, explicit: Path | str | None) -> tuple[str, str | None, int]:
-    """Run lint: (stdout text, the summary line for stderr or None, exit code)."""
+    """Run lint: (stdout text, the lines for stderr (a warning that the cache is skipped, the
+    summary) or None, exit code)."""
     from .api import lint, lint_by_workspace
     from .errors import EXIT_FAILED, EXIT_OK
     from .lint.formats import format_findings
     from .workspace import find_workspace
 
+    notes = []
     if args.paths and not explicit:  # each PATH in its own workspace (pre-commit from a repo)
         findings = lint_by_workspace(args.paths, use_cache=not args.no_cache)
     else:
-        findings = lint(find_workspace(None, explicit), args.paths, use_cache=not args.no_cache)
+        workspace = find_workspace(None, explicit)
+        use_cache = not args.no_cache
+        if use_cache:
+            problem = cache_warning(workspace.state_dir)
+            if problem is not None:
+                notes.append(problem)
+                use_cache = False
+        findings = lint(workspace, args.paths, use_cache=use_cache)
     output = format_findings(findings, args.fmt)
     errors = sum(1 for f in findings if f.severity == "error")
-    summary = None
     if args.fmt == "text" and not args.quiet:
         warnings = len(findings) - errors
-        summary = (f"Found {errors} error(s) and {warnings} warning(s)." if findings
-                   else "All packets passed.")
+        notes.append(f"Found {errors} error(s) and {warnings} warning(s)." if findings
+                     else "All packets passed.")
+    summary = "\n".join(notes) or None
     return output, summary, EXIT_FAILED if errors and not args.exit_zero else EXIT_OK
+
+
+def cache_warning(state_dir: Path) -> str | None:
+    """The one stderr line saying the cache is skipped because .handoff/ cannot hold it (lint
+    and list go on without it), or None."""
+    from .cache import cache_problem
+    from .textsafe import safe_text
+
+    problem = cache_problem(state_dir)
+    if problem is None:
+        return None
+    return f"handoff: warning: {safe_text(problem)}; going on without the cache"
 
 
 def main() -> None:

@@ -46,6 +46,11 @@ class ConfigError(HandoffError):
     exit_code = EXIT_USAGE
 
 
+class WorkspaceError(ConfigError):
+    """The workspace's own folders or files are unusable (`.handoff/` a file, a lock that is a
+    folder) or lead outside it through a symlink; messages name the path from the workspace."""
+
+
 class PacketError(HandoffError):
     """A packet that cannot be read or parsed well enough to act on."""
 

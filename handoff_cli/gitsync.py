@@ -410,18 +410,22 @@ def _lose(workspace: Workspace, repo: Repo, change: Change, upstream: str,
 
 
 def _keep_aside(workspace: Workspace, repo: Repo, change: Change) -> list[str]:
-    folder = workspace.state_dir / "conflicts"
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = workspace.state_dir / ".gitignore"
-    if not ignore.exists():  # a fresh clone has no .handoff/: keep the copies out of git
-        ignore.write_text("*\n", encoding="utf-8")
+    from .store import create_exclusive, state_folder
+
+    # A fresh clone has no .handoff/: state_folder makes it with the .gitignore that keeps the
+    # copies out of git, and never writes through a link planted in it.
+    folder = state_folder(workspace.state_dir, "conflicts")
     kept = []
     stamp = time.strftime("%Y%m%dT%H%M%S")
     for path in change.paths:
         if path.is_file():
-            target = folder / f"{path.stem}.{stamp}{path.suffix}"
-            shutil.copyfile(path, target)
-            kept.append(workspace.relative(target))
+            data = path.read_bytes()
+            for attempt in range(1, 100):
+                extra = f"-{attempt}" if attempt > 1 else ""
+                target = folder / f"{path.stem}.{stamp}{extra}{path.suffix}"
+                if create_exclusive(target, data):
+                    kept.append(workspace.relative(target))
+                    break
     return kept
 
 

@@ -249,11 +249,13 @@ def first_notice(workspace: Workspace, run_id: str, event: str, key: str) -> boo
     """Whether `event` for (run_id, key) was not notified before; remember it now."""
     from filelock import FileLock, Timeout
 
-    from .store import atomic_write
+    from .errors import HandoffError
+    from .store import atomic_write, state_folder
 
     state = workspace.state_dir / "notified.json"
-    state.parent.mkdir(parents=True, exist_ok=True)
     try:
+        state_folder(workspace.state_dir)
+        # filelock opens with O_NOFOLLOW; atomic_write renames over a planted link, never into it
         with FileLock(str(state) + ".lock", timeout=10):
             seen = _read_notified(state)
             events = seen.setdefault(event, {})
@@ -261,16 +263,19 @@ def first_notice(workspace: Workspace, run_id: str, event: str, key: str) -> boo
                 return False
             events[run_id] = key
             atomic_write(state, json.dumps({"version": NOTIFIED_VERSION, **seen}, indent=1))
-    except (Timeout, OSError):
+    except (Timeout, OSError, HandoffError):
         return True  # better a repeated notification than a lost one
     return True
 
 
 def _read_notified(state: Path) -> dict[str, dict[str, str]]:
     """The notified state, or an empty one when it is missing, unreadable or another version."""
+    from .store import read_regular
+
+    raw = read_regular(state, 16 << 20)  # never through a symlink, never blocking on a FIFO
     try:
-        data = json.loads(state.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8")) if raw is not None else None
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("version") != NOTIFIED_VERSION:
         return {}

@@ -109,6 +109,7 @@ class HandoffType:
     time_to_decide_text: str
     template: str
     routes: tuple[RouteRule, ...] = ()
+    template_line: int | None = None  # the runbook line naming the template (or the type)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,19 @@ def load_runbook(path: Path) -> Runbook:
     return parse_runbook(data, text, path)
 
 
+def template_path_reason(value: str) -> str | None:
+    """Why a runbook `template:` is not a relative path inside the templates folder, by its
+    text alone (absolute, a `..` leading out, a NUL, only a folder), or None."""
+    from .workspace import path_escape_reason
+
+    reason = path_escape_reason(value)
+    if reason is not None:
+        return reason.replace("the workspace", "the templates folder")
+    if value.replace("\\", "/").rstrip("/").split("/")[-1] in ("", ".", ".."):
+        return "names a folder, not a file"
+    return None
+
+
 def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
     """Validate runbook data against its schema and its cross-references."""
     from .schema import fast_is_valid, runbook_validator
@@ -328,6 +342,13 @@ def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
             parse_route(rule, ("handoffTypes", name, "routes", index), roles, fail)
             for index, rule in enumerate(spec.get("routes", ()))
         )
+        template = spec.get("template", f"{name}.md")
+        template_at: tuple[str | int, ...] = (
+            ("handoffTypes", name, "template") if "template" in spec else ("handoffTypes", name))
+        reason = template_path_reason(template)
+        if reason is not None:
+            raise fail(f"template '{template}' of '{name}' {reason}; it must be a relative path "
+                       "to a file inside the templates folder", template_at)
         types[name] = HandoffType(
             name=name,
             category=spec["category"],
@@ -338,8 +359,9 @@ def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
             responses=tuple(spec["responses"]),
             time_to_decide=ttd,
             time_to_decide_text=ttd_text,
-            template=spec.get("template", f"{name}.md"),
+            template=template,
             routes=routes,
+            template_line=line_of(text, template_at),
         )
     triggers = tuple(
         ExceptionTrigger(

@@ -11,14 +11,183 @@ import contextlib
 import errno
 import glob
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import ConflictError, HandoffError
+from .errors import ConflictError, HandoffError, WorkspaceError
+from .workspace import leads_outside
 
 TEMP_PREFIX = ".handoff-write-"
 KEY_END = "+"
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def file_kind(mode: int) -> str:
+    """What a directory entry is, in words ("a file", "a folder", "a FIFO (named pipe)"...)."""
+    for test, name in ((stat.S_ISREG, "a file"), (stat.S_ISDIR, "a folder"),
+                       (stat.S_ISLNK, "a symlink"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file or folder"
+
+
+def _shown(state_dir: Path, *names: str) -> str:
+    return "/".join((state_dir.name, *names))
+
+
+def _broken(shown: str, problem: str) -> WorkspaceError:
+    return WorkspaceError(f"broken workspace: {problem}", shown)
+
+
+def _usable_dir(path: Path, real_root: str, shown: str, create: bool) -> None:
+    """Make sure `path` is a writable folder that stays inside `real_root`, creating it (never
+    through a symlink) when missing and `create`; WorkspaceError (exit 2) naming `shown` else."""
+    if create:
+        try:
+            os.mkdir(path, 0o755)  # never follows a symlink at `path` (EEXIST instead)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise _broken(shown, f"cannot create this folder: {exc.strerror or exc}") from None
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if create:
+            raise _broken(shown, "this folder vanished while it was being used") from None
+        return
+    except OSError as exc:
+        raise _broken(shown, f"cannot use this folder: {exc.strerror or exc}") from None
+    if stat.S_ISLNK(info.st_mode):
+        where = leads_outside(real_root, path)
+        if where is not None:
+            raise _broken(shown, f"is a symlink leading outside the workspace (to {where}); "
+                          "handoff never writes through it: make it a folder")
+        try:
+            info = os.stat(path)
+        except OSError:
+            raise _broken(shown, "is a symlink that leads nowhere; remove it") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise _broken(shown, f"is {file_kind(info.st_mode)}, not a folder; move it away "
+                      "(handoff keeps its locks, staged writes and cache in folders here)")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise _broken(shown, "is not writable; handoff cannot lock or write packets here")
+
+
+def state_folder(state_dir: Path, name: str | None = None) -> Path:
+    """The workspace's .handoff/ (or its subfolder `name`) as a writable folder inside the
+    workspace, created when missing without following any link, with the .gitignore that keeps
+    it out of git; WorkspaceError (exit 2) naming the path when it is unusable."""
+    real_root = os.path.realpath(state_dir.parent)
+    _usable_dir(state_dir, real_root, state_dir.name, create=True)
+    with contextlib.suppress(OSError):  # without it git may show .handoff/: no reason to stop
+        create_exclusive(state_dir / ".gitignore", b"*\n")
+    if name is None:
+        return state_dir
+    folder = state_dir / name
+    _usable_dir(folder, real_root, _shown(state_dir, name), create=True)
+    return folder
+
+
+def state_problem(state_dir: Path, *names: str) -> str | None:
+    """Why .handoff/ (or its subfolders `names`) could not be written, in one line; None when
+    it could (missing folders count as fine: they are created on first use)."""
+    real_root = os.path.realpath(state_dir.parent)
+    try:
+        _usable_dir(state_dir, real_root, state_dir.name, create=False)
+        for name in names:
+            if os.path.isdir(state_dir):
+                _usable_dir(state_dir / name, real_root, _shown(state_dir, name), create=False)
+    except WorkspaceError as exc:
+        return str(exc)
+    return None
+
+
+def create_exclusive(path: Path, data: bytes, mode: int = 0o644) -> bool:
+    """Create `path` holding `data` unless something (a file, a folder, a symlink, even a
+    dangling one) is already there: O_CREAT|O_EXCL never writes through a link. Returns
+    whether it was created; other failures are OSError."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, mode)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return True
+
+
+def ensure_folder(real_root: str, path: Path, shown: str) -> bool:
+    """Make folder `path` (and its parents) inside the folder whose real path is `real_root`,
+    never through a symlink leading out of it; returns whether it was created. WorkspaceError
+    (exit 2) naming `shown` when it leads outside or something else is in the way."""
+    where = leads_outside(real_root, path)
+    if where is not None:
+        raise _broken(shown, f"leads outside the workspace through a symlink (to {where}); "
+                      "handoff never writes through it")
+    if os.path.isdir(path):
+        return False
+    try:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        if os.path.isdir(path):
+            return False
+        info = os.lstat(path)
+        raise _broken(shown, f"is {file_kind(info.st_mode)}, not a folder") from None
+    except OSError as exc:
+        raise _broken(shown, f"cannot create this folder: {exc.strerror or exc}") from None
+    return True
+
+
+def create_inside(real_root: str, path: Path, data: bytes, shown: str) -> bool:
+    """Create file `path` inside the folder whose real path is `real_root` without following
+    any link; returns False when a file is already there (it is kept, never overwritten).
+    WorkspaceError (exit 2) naming `shown` when the path leads outside through a symlink, is a
+    symlink that leads nowhere, or is a folder or a special file."""
+    ensure_folder(real_root, path.parent, shown.rpartition("/")[0] or ".")
+    where = leads_outside(real_root, path)
+    if where is not None:
+        raise _broken(shown, f"is a symlink leading outside the workspace (to {where}); "
+                      "handoff never writes through it: remove it")
+    try:
+        if create_exclusive(path, data):
+            return True
+        info = os.stat(path)  # something is there: a file (or a link to one inside) is kept
+    except FileNotFoundError:
+        raise _broken(shown, "is a symlink that leads nowhere; handoff never creates a file "
+                      "through a link: remove it") from None
+    except OSError as exc:
+        raise _broken(shown, f"cannot create this file: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _broken(shown, f"is {file_kind(info.st_mode)}, not a file")
+    return False
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """At most `limit` + 1 bytes of `path` when it is a regular file (not a symlink, FIFO or
+    device: opened with O_NOFOLLOW|O_NONBLOCK, so nothing blocks); None otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | NONBLOCK | CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def lock_key(run_id: str | None, path: Path) -> str:
@@ -40,9 +209,7 @@ def lock_key(run_id: str | None, path: Path) -> str:
 
 def staging_dir(state_dir: Path) -> Path:
     """The folder where new file contents are staged before they are renamed into place."""
-    folder = state_dir / "tmp"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return state_folder(state_dir, "tmp")
 
 
 def _write_temp(folder: Path, data: bytes, prefix: str = TEMP_PREFIX) -> Path:
@@ -203,18 +370,31 @@ def create_new(path: Path, text: str, state_dir: Path | None = None,
 
 @contextlib.contextmanager
 def packet_lock(state_dir: Path, run_id: str, timeout: float = 10.0) -> Iterator[None]:
-    """Hold the lock of one packet (a lock file under the workspace's .handoff/locks/)."""
+    """Hold the lock of one packet (a lock file under the workspace's .handoff/locks/); a lock
+    path that is not a regular file (a folder, a symlink, a FIFO) is WorkspaceError, exit 2."""
     from filelock import FileLock, Timeout
 
-    folder = state_dir / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    gitignore = state_dir / ".gitignore"
-    if not gitignore.exists():
-        with contextlib.suppress(OSError):
-            gitignore.write_text("*\n", encoding="utf-8")
-    lock = FileLock(str(folder / f"{run_id}.lock"), timeout=timeout)
+    folder = state_folder(state_dir, "locks")
+    path = folder / f"{run_id}.lock"
+    shown = _shown(state_dir, "locks", path.name)
     try:
-        with lock:
-            yield
+        info = os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise _broken(shown, f"cannot use this lock file: {exc.strerror or exc}") from None
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            raise _broken(shown, f"the lock file is {file_kind(info.st_mode)}; remove it "
+                          "(handoff never locks through it)")
+    lock = FileLock(str(path), timeout=timeout)
+    try:  # filelock opens with O_NOFOLLOW: a link planted after the check is ELOOP, not followed
+        lock.acquire()
     except Timeout:
         raise ConflictError(f"packet '{run_id}' is locked by another writer; try again") from None
+    except OSError as exc:
+        raise _broken(shown, f"cannot lock: {exc.strerror or exc}") from None
+    try:
+        yield
+    finally:
+        lock.release()

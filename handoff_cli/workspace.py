@@ -13,7 +13,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, NotFoundError
+from .errors import ConfigError, NotFoundError, WorkspaceError
 
 if TYPE_CHECKING:
     from .runbook import Runbook
@@ -122,6 +122,59 @@ class Workspace:
                 exc.path = self.relative(exc.path)
             raise
 
+    def template_text(self, type_name: str) -> str | None:
+        """The text of a handoff type's template, or None when its file does not exist.
+
+        The runbook's `template:` must lead (symlinks followed) to a regular file inside
+        templates/ (else a broken runbook, exit 2, naming the runbook's line; a FIFO or device
+        is never opened) of UTF-8 text and at most lint.maxFileBytes bytes (else exit 2
+        naming the template)."""
+        import stat
+
+        from .store import file_kind, read_regular
+
+        kind = self.runbook.types[type_name]
+        path = self.templates_dir / kind.template
+        limit = self.settings.max_file_bytes
+
+        def fail(problem: str) -> ConfigError:
+            return ConfigError(f"broken runbook: template '{kind.template}' of '{type_name}' "
+                               f"{problem}", self.relative(self.runbook_path), kind.template_line)
+
+        real_folder = os.path.realpath(self.templates_dir)
+        where = leads_outside(real_folder, path)
+        if where is not None:
+            raise fail(f"leads outside {self.settings.templates}/ through a symlink (to {where})")
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise fail(f"cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise fail(f"is {file_kind(info.st_mode)}, not a file")
+        # The file itself is at fault from here on: name it rather than the runbook's line.
+        too_large = ConfigError(f"template is larger than the {limit}-byte packet size limit "
+                                "(lint.maxFileBytes)", self.relative(path))
+        if info.st_size > limit:
+            raise too_large
+        raw = read_regular(Path(os.path.realpath(path)), limit)  # never a FIFO swapped in
+        if raw is None:
+            raise fail("cannot be read as a regular file")
+        if len(raw) > limit:
+            raise too_large
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw[:exc.start].count(b"\n") + 1
+            raise ConfigError("template is not valid UTF-8", self.relative(path), line) from None
+
+    def own_paths(self) -> tuple[Path, ...]:
+        """The workspace's own files and folders, which must stay inside it: handoff.yaml, the
+        runbook, templates/, the queue folders and .handoff/."""
+        return (self.config_path, self.runbook_path, self.templates_dir, self.packets_dir,
+                self.exceptions_dir, self.state_dir)
+
     def relative(self, path: Path) -> str:
         """A path as the user should see it: relative to the workspace when inside it."""
         try:  # the common case, a path built from the root: no filesystem calls
@@ -157,12 +210,44 @@ def find_workspace(start: Path | None = None, explicit: Path | str | None = None
 
 
 def open_workspace(root: Path) -> Workspace:
-    """Read handoff.yaml in `root`."""
+    """Read handoff.yaml in `root` and check the workspace's boundaries."""
     from .yamlio import load_yaml_config
 
     path = root / CONFIG_NAME
+    where = leads_outside(os.path.realpath(root), path)
+    if where is not None:  # checked before it is read: nothing outside the workspace is read
+        raise WorkspaceError(f"broken workspace: leads outside the workspace through a symlink "
+                             f"(to {where}); refusing to use it: make it a file inside the "
+                             "workspace", path)
     data, text = load_yaml_config(path)
-    return Workspace(root=root, settings=parse_settings(data, text, path))
+    workspace = Workspace(root=root, settings=parse_settings(data, text, path))
+    check_boundaries(workspace)
+    return workspace
+
+
+def leads_outside(real_root: str, path: Path | str) -> str | None:
+    """Where `path` really leads when a symlink on its way (or at its end) takes it outside the
+    folder whose real path is `real_root`; None when it stays inside (or cannot be resolved)."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+    if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        return None
+    return real
+
+
+def check_boundaries(workspace: Workspace) -> None:
+    """Refuse (WorkspaceError, exit 2) a workspace whose own files or folders (handoff.yaml, the
+    runbook, templates/, the queue folders, .handoff/) are, or lead through, a symlink out of
+    it. A symlink that stays inside the workspace is fine; a missing folder is created later."""
+    root = workspace.real_root_text
+    for path in workspace.own_paths():
+        where = leads_outside(root, path)
+        if where is not None:
+            raise WorkspaceError(f"broken workspace: leads outside the workspace through a "
+                                 f"symlink (to {where}); refusing to use it: make it a file or "
+                                 "folder inside the workspace", workspace.relative(path))
 
 
 def parse_settings(data: Any, text: str, path: Path) -> Settings:

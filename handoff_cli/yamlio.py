@@ -22,13 +22,26 @@ def safe_loader() -> Any:
 
 def read_text_bounded(path: Path, limit: int) -> str:
     """Read a UTF-8 text file of at most `limit` bytes; strip a BOM; raise ConfigError otherwise."""
-    try:
-        with path.open("rb") as handle:
+    import os
+    import stat
+
+    try:  # a FIFO or a device is refused unopened; O_NONBLOCK so a swapped-in one never blocks
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError("is not a regular file (a folder, FIFO or device); it is never "
+                              "opened", path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ConfigError("is not a regular file; it is never read", path)
             raw = handle.read(limit + 1)
     except FileNotFoundError:
         raise ConfigError("file not found", path) from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror or exc}", path) from None
+    except ValueError as exc:  # a NUL in the path
+        raise ConfigError(f"cannot read file: {exc}", path) from None
     if len(raw) > limit:
         raise ConfigError(f"file is larger than {limit} bytes", path)
     try:

@@ -44,6 +44,13 @@ def list_command(
         if not roles:
             notice(f"note: {identity} is a member of no role in the runbook")
         owners = [*(owners or []), *roles]
+    if not no_cache:
+        from ..entry import cache_warning
+
+        warning = cache_warning(workspace.state_dir)
+        if warning is not None:
+            typer.echo(warning, err=True)
+            no_cache = True
     entries = list_queue(workspace, owners=owners, status=status, handoff_type=handoff_type,
                          overdue=overdue, exceptions=exceptions, use_cache=not no_cache)
     if fmt == "json":

@@ -491,13 +491,20 @@ def queue_folder_names(workspace: Workspace) -> dict[Path, set[str]]:
 
 def template_placeholders(workspace: Workspace) -> frozenset[str]:
     """Placeholder names used by the workspace's templates (to spot unfilled ones)."""
+    from ..store import read_regular
+
     names: set[str] = set()
     folder = workspace.templates_dir
     if folder.is_dir():
+        real_folder = os.path.realpath(folder)
         for template in folder.glob("*.md"):
+            real = os.path.realpath(template)  # a link inside templates/ is read, never one out
+            if not real.startswith(real_folder + os.sep):
+                continue
+            raw = read_regular(Path(real), workspace.settings.max_file_bytes)  # never a FIFO
             try:
-                text = template.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                text = raw.decode("utf-8") if raw is not None else ""
+            except UnicodeDecodeError:
                 continue
             text = MODELINE.sub("", text)  # `$schema=` in the editor modeline is no placeholder
             names.update(m.group(1) or m.group(2) for m in PLACEHOLDER.finditer(text))

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import Workspace
 from .engine import Finding, collect_targets, lint_paths
@@ -211,9 +212,9 @@ def _template_data(workspace: Workspace, type_name: str) -> dict[str, Any] | Non
 
     path = workspace.templates_dir / workspace.runbook.types[type_name].template
     try:
-        text = path.read_text(encoding="utf-8")
-        return parse_markdown(path, text).data
-    except (OSError, UnicodeDecodeError, LoadFailure):
+        text = workspace.template_text(type_name)
+        return None if text is None else parse_markdown(path, text).data
+    except (ConfigError, LoadFailure):  # a broken template is no guide to the type
         return None
 
 
