@@ -82,6 +82,11 @@ def route_packets(workspace: Workspace, paths: Sequence[Path] = (), *, escalate:
     now = now or now_utc()
     changes: list[RouteChange] = []
     notes: list[RouteNote] = []
+    if not dry_run:  # a broken .handoff/ stops the run before any write (exit 2), once
+        from .store import state_folder
+
+        state_folder(workspace.state_dir, "locks")
+        state_folder(workspace.state_dir, "tmp")
     for path in expand_paths(workspace, paths):
         done, left = route_one(workspace, path, escalate=escalate, dry_run=dry_run,
                                actor=actor, now=now)
@@ -122,7 +127,7 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
     plan = plan_packet(workspace, packet, escalate=escalate, actor=actor, now=now)
     if dry_run or not plan.changes:
         return plan.changes, plan.notes
-    from .errors import HandoffError
+    from .errors import HandoffError, WorkspaceError
     from .store import lock_key, packet_lock
 
     try:
@@ -137,6 +142,8 @@ def route_one(workspace: Workspace, path: Path, *, escalate: bool, dry_run: bool
             apply_plan(workspace, fresh, plan)
     except EditError as exc:
         return [], [f"not routed: cannot edit it safely: {exc}"]
+    except WorkspaceError as exc:  # this packet's lock path is not a lock file: name it
+        return [], [f"not routed: {exc}"]
     except HandoffError as exc:  # locked by another writer, changed meanwhile, target taken
         return [], [f"not routed: {exc.message}"]
     except OSError as exc:
