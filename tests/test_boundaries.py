@@ -356,6 +356,7 @@ NEW = ("new", "customer_exception", "--set", f"runId={RUN}", "--set", "agentGoal
 ])
 def test_template_path_by_its_text(root: Path, value: str, words: str) -> None:
     """Checked when the runbook loads: every command is exit 2 naming the runbook's line."""
+    write_packet(root, f"other-{RUN}.md", SEED_MD.replace(RUN, f"other-{RUN}"))  # lint loads it
     line = _set_template(root, value)
     for command in (NEW, ("lint",), ("list",)):
         result = handoff(root, *command)
