@@ -109,7 +109,6 @@ class HandoffType:
     time_to_decide_text: str
     template: str
     routes: tuple[RouteRule, ...] = ()
-    template_line: int | None = None  # the runbook line naming the template (or the type)
 
 
 @dataclass(frozen=True)
@@ -343,12 +342,10 @@ def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
             for index, rule in enumerate(spec.get("routes", ()))
         )
         template = spec.get("template", f"{name}.md")
-        template_at: tuple[str | int, ...] = (
-            ("handoffTypes", name, "template") if "template" in spec else ("handoffTypes", name))
         reason = template_path_reason(template)
         if reason is not None:
             raise fail(f"template '{template}' of '{name}' {reason}; it must be a relative path "
-                       "to a file inside the templates folder", template_at)
+                       "to a file inside the templates folder", ("handoffTypes", name, "template"))
         types[name] = HandoffType(
             name=name,
             category=spec["category"],
@@ -361,7 +358,6 @@ def parse_runbook(data: Any, text: str, path: Path) -> Runbook:
             time_to_decide_text=ttd_text,
             template=template,
             routes=routes,
-            template_line=line_of(text, template_at),
         )
     triggers = tuple(
         ExceptionTrigger(

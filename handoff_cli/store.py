@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -213,6 +211,8 @@ def staging_dir(state_dir: Path) -> Path:
 
 
 def _write_temp(folder: Path, data: bytes, prefix: str = TEMP_PREFIX) -> Path:
+    import tempfile  # here, not at the top: lint imports this module and never writes
+
     fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -298,6 +298,8 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
     packet that is a symlink is written through it. Errors name `shown`
     (the path as the user knows it) when given.
     """
+    import glob
+
     shown = path if shown is None else shown
     if expected is not None and path.is_symlink():
         # A packet linked from the queue (loading already checked the link stays inside the

@@ -138,8 +138,15 @@ class Workspace:
         limit = self.settings.max_file_bytes
 
         def fail(problem: str) -> ConfigError:
+            from .yamlio import line_of, read_text_bounded
+
+            try:  # the line of `template:` (else of the type), found only when it is needed
+                line = line_of(read_text_bounded(self.runbook_path, 1 << 20),
+                               ("handoffTypes", type_name, "template"))
+            except ConfigError:
+                line = None
             return ConfigError(f"broken runbook: template '{kind.template}' of '{type_name}' "
-                               f"{problem}", self.relative(self.runbook_path), kind.template_line)
+                               f"{problem}", self.relative(self.runbook_path), line)
 
         real_folder = os.path.realpath(self.templates_dir)
         where = leads_outside(real_folder, path)
@@ -168,12 +175,6 @@ class Workspace:
         except UnicodeDecodeError as exc:
             line = raw[:exc.start].count(b"\n") + 1
             raise ConfigError("template is not valid UTF-8", self.relative(path), line) from None
-
-    def own_paths(self) -> tuple[Path, ...]:
-        """The workspace's own files and folders, which must stay inside it: handoff.yaml, the
-        runbook, templates/, the queue folders and .handoff/."""
-        return (self.config_path, self.runbook_path, self.templates_dir, self.packets_dir,
-                self.exceptions_dir, self.state_dir)
 
     def relative(self, path: Path) -> str:
         """A path as the user should see it: relative to the workspace when inside it."""
@@ -214,7 +215,7 @@ def open_workspace(root: Path) -> Workspace:
     from .yamlio import load_yaml_config
 
     path = root / CONFIG_NAME
-    where = leads_outside(os.path.realpath(root), path)
+    where = link_out_of(root, (CONFIG_NAME,))
     if where is not None:  # checked before it is read: nothing outside the workspace is read
         raise WorkspaceError(f"broken workspace: leads outside the workspace through a symlink "
                              f"(to {where}); refusing to use it: make it a file inside the "
@@ -237,14 +238,43 @@ def leads_outside(real_root: str, path: Path | str) -> str | None:
     return real
 
 
+def link_out_of(root: Path, relative: tuple[str, ...],
+                workspace: Workspace | None = None) -> str | None:
+    """Where root/relative really leads when a symlink on its way takes it out of `root`, else
+    None. Cheap on the common path (one lstat per component, no symlink: inside); only a
+    symlink or a `..` on the way costs a full resolution."""
+    import stat
+
+    parts = [p for p in "/".join(relative).replace("\\", "/").split("/") if p not in ("", ".")]
+    full = os.path.join(root, *parts)
+    if ".." not in parts:
+        current = os.fspath(root)
+        for part in parts:
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except FileNotFoundError:
+                return None  # nothing beyond a missing entry can lead anywhere
+            except (OSError, ValueError):
+                break
+            if stat.S_ISLNK(mode):
+                break
+        else:
+            return None
+    real_root = workspace.real_root_text if workspace is not None else os.path.realpath(root)
+    return leads_outside(real_root, full)
+
+
 def check_boundaries(workspace: Workspace) -> None:
     """Refuse (WorkspaceError, exit 2) a workspace whose own files or folders (handoff.yaml, the
     runbook, templates/, the queue folders, .handoff/) are, or lead through, a symlink out of
     it. A symlink that stays inside the workspace is fine; a missing folder is created later."""
-    root = workspace.real_root_text
-    for path in workspace.own_paths():
-        where = leads_outside(root, path)
+    settings = workspace.settings
+    for relative in (settings.runbook, settings.templates, settings.packets, settings.exceptions,
+                     ".handoff"):
+        where = link_out_of(workspace.root, (relative,), workspace)
         if where is not None:
+            path = workspace.root / relative
             raise WorkspaceError(f"broken workspace: leads outside the workspace through a "
                                  f"symlink (to {where}); refusing to use it: make it a file or "
                                  "folder inside the workspace", workspace.relative(path))
