@@ -454,12 +454,14 @@ def lint(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = 
     return lint_paths(workspace, paths, use_cache=use_cache)
 
 
-def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True) -> list[Any]:
+def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True,
+                      notes: list[str] | None = None) -> list[Any]:
     """Lint each PATH in its own workspace (the nearest handoff.yaml above it), as pre-commit
-    passes them from a repository root; a PATH outside every workspace is one H114 finding."""
+    passes them from a repository root; a PATH outside every workspace is one H114 finding.
+    `notes` collects why, for each workspace whose .handoff/ cannot hold the cache."""
     from .lint.groups import lint_by_workspace as grouped
 
-    return grouped(paths, use_cache=use_cache)
+    return grouped(paths, use_cache=use_cache, notes=notes)
 
 
 # The rest of the public API lives in its own modules and is imported on first use, so that

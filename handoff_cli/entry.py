@@ -137,9 +137,11 @@ def lint_outcome(args: LintArgs, explicit: Path | str | None) -> tuple[str, str 
     from .lint.formats import format_findings
     from .workspace import find_workspace
 
-    notes = []
+    notes: list[str] = []
     if args.paths and not explicit:  # each PATH in its own workspace (pre-commit from a repo)
-        findings = lint_by_workspace(args.paths, use_cache=not args.no_cache)
+        problems: list[str] = []
+        findings = lint_by_workspace(args.paths, use_cache=not args.no_cache, notes=problems)
+        notes += [without_cache(problem) for problem in problems]
     else:
         workspace = find_workspace(None, explicit)
         use_cache = not args.no_cache
@@ -163,11 +165,15 @@ def cache_warning(state_dir: Path) -> str | None:
     """The one stderr line saying the cache is skipped because .handoff/ cannot hold it (lint
     and list go on without it), or None."""
     from .cache import cache_problem
-    from .textsafe import safe_text
 
     problem = cache_problem(state_dir)
-    if problem is None:
-        return None
+    return None if problem is None else without_cache(problem)
+
+
+def without_cache(problem: str) -> str:
+    """The warning line for a .handoff/ that cannot hold the cache (agent text made safe)."""
+    from .textsafe import safe_text
+
     return f"handoff: warning: {safe_text(problem)}; going on without the cache"
 
 

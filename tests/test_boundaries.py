@@ -458,3 +458,49 @@ def test_route_stops_once_on_a_broken_handoff_folder_and_notes_a_broken_lock(roo
     assert "not routed: .handoff/locks/a-1.lock: broken workspace" in result.stderr
     assert "support-manager" in (root / "packets" / "a-1.md").read_text()
     assert "ownerRole: customer-success-lead" in (root / "packets" / "b-2.md").read_text()
+
+
+def test_notified_state_that_is_a_fifo_or_a_link_out_never_blocks_or_escapes(
+        root: Path, outside: Path) -> None:
+    """`route --escalate` remembers overdue notices in .handoff/notified.json: a FIFO there is
+    never opened (the run finishes; the notice fires, better repeated than lost), and a link
+    there leading out is replaced, never written through."""
+    (root / "hook.py").write_text("import sys; sys.stdin.read()\n")
+    config = root / "handoff.yaml"
+    config.write_text(config.read_text() + f"hooks:\n  overdue: '{sys.executable} hook.py'\n")
+    late = SEED_MD.replace(f"runId: {RUN}", "runId: late").replace(
+        "---\nThe", "createdAt: '2020-01-01T08:00:00Z'\ndueBy: '2020-01-01T12:00:00Z'\n---\nThe")
+    write_packet(root, "late.md", late)
+    (root / ".handoff").mkdir(exist_ok=True)
+    os.mkfifo(root / ".handoff" / "notified.json")
+    result = handoff(root, "route", "--escalate", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (root / ".handoff" / "notified.json").is_file()  # the FIFO was replaced, unread
+    (root / ".handoff" / "notified.json").unlink()
+    os.symlink(outside / "victim.txt", root / ".handoff" / "notified.json")
+    write_packet(root, "later.md", late.replace("runId: late", "runId: later"))  # overdue too
+    before = snapshot(outside)
+    result = handoff(root, "route", "--escalate", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert snapshot(outside) == before
+    assert not (root / ".handoff" / "notified.json").is_symlink()
+
+
+def test_lint_of_paths_in_their_own_workspace_warns_once_about_the_cache(root: Path,
+                                                                         tmp_path: Path) -> None:
+    """`handoff lint PATH...` from a repository root (as pre-commit runs it): each PATH is
+    linted in its own workspace, and a .handoff/ there that cannot hold the cache is one
+    warning naming it, not a failure."""
+    paths = [write_packet(root, f"r-{index}.md", SEED_MD.replace(RUN, f"r-{index}"))
+             for index in range(40)]
+    shutil.rmtree(root / ".handoff")
+    (root / ".handoff").write_text("not a folder\n")
+    env = {k: v for k, v in os.environ.items() if k != "HANDOFF_WORKSPACE"}
+    result = subprocess.run([sys.executable, "-m", "handoff_cli", "lint",
+                             *(str(p.relative_to(tmp_path)) for p in paths)],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "handoff: warning: .handoff: broken workspace: is a file, not a folder; move it away "
+        "(handoff keeps its locks, staged writes and cache in folders here); going on without "
+        "the cache", "All packets passed."]

@@ -37,11 +37,13 @@ def workspace_root_of(path: Path, roots: dict[str, Path | None]) -> Path | None:
     return found
 
 
-def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True) -> list[Finding]:
+def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True,
+                      notes: list[str] | None = None) -> list[Finding]:
     """Lint each PATH in its own workspace; a PATH outside every workspace is linted in the
     current folder's workspace, and outside that too it is one H114 finding.
     Findings of all workspaces come back in one sorted list. A broken handoff.yaml or runbook
-    still stops the run (ConfigError): its packets cannot be judged."""
+    still stops the run (ConfigError): its packets cannot be judged. With `notes`, a workspace
+    whose .handoff/ cannot hold the cache is linted without it, and why is added there."""
     from .registry import RULES_BY_CODE
 
     roots: dict[str, Path | None] = {}
@@ -61,7 +63,15 @@ def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True) -> list[
         groups.setdefault(root, []).append(path)
     for root, members in groups.items():
         workspace: Workspace = open_workspace(root)
-        findings += lint_paths(workspace, members, use_cache=use_cache)
+        cached = use_cache
+        if cached and notes is not None:  # a .handoff/ that cannot hold the cache: say so
+            from ..cache import cache_problem
+
+            problem = cache_problem(workspace.state_dir)
+            if problem is not None:
+                notes.append(problem)
+                cached = False
+        findings += lint_paths(workspace, members, use_cache=cached)
     findings.sort()
     return findings
 
