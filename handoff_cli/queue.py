@@ -74,13 +74,16 @@ def entry_for(workspace: Workspace, path: Path, now: datetime,
 
 
 def _entry_at(workspace: Workspace, name: str, absolute: str, shown: str, now: datetime,
-              cache: ResultCache | None) -> QueueEntry:
+              cache: ResultCache | None,
+              stats: dict[str, os.stat_result] | None = None) -> QueueEntry:
     max_bytes = workspace.settings.max_file_bytes
     cached = st = None
     if cache is not None:
         st = cacheable_stat(absolute)
         if st is not None:
             cached = cache.part(absolute, st, "row")
+            if stats is not None:
+                stats[absolute] = st  # lint's readiness check uses it too
     row = cached if isinstance(cached, dict) and cached.get("max") == max_bytes else None
     if row is None:
         sha = None
@@ -112,17 +115,13 @@ def entry_from_row(row: dict[str, Any], path: Path | str, shown: str,
     if not isinstance(fields, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in fields.items()):
         raise TypeError("cached row fields are not text")
-
-    def text(key: str, default: str = "") -> str:
-        value = fields.get(key)
-        return value if isinstance(value, str) else default
-
+    get = fields.get  # every value is text (checked above)
     return QueueEntry(
-        run_id=text("runId") or Path(path).stem, handoff_type=text("handoffType", "?"),
-        owner_role=text("ownerRole", "?"), status=status_of(fields),
-        created_at=text("createdAt") or None, due_by=text("dueBy") or None,
-        overdue=is_overdue(fields, now), trigger=text("triggerReason"), path=shown,
-        escalated_to=text("escalatedTo") or None,
+        run_id=get("runId") or Path(path).stem, handoff_type=get("handoffType", "?"),
+        owner_role=get("ownerRole", "?"), status=status_of(fields),
+        created_at=get("createdAt") or None, due_by=get("dueBy") or None,
+        overdue=is_overdue(fields, now), trigger=get("triggerReason", ""), path=shown,
+        escalated_to=get("escalatedTo") or None,
     )
 
 
@@ -146,9 +145,11 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
     root_text = str(workspace.root)
     prefix = root_text + os.sep
     normal = os.path.abspath(root_text) == root_text  # the listing's names are absolute
+    stats: dict[str, os.stat_result] = {}
     entries = [_entry_at(workspace, name, name if normal else os.path.abspath(name),
                          name[len(prefix):].replace(os.sep, "/") if name.startswith(prefix)
-                         else workspace.relative(Path(name)), now, cache) for name in names]
+                         else workspace.relative(Path(name)), now, cache, stats)
+               for name in names]
     if owners is not None:
         entries = [e for e in entries if e.owner_role in owners]
     if status is not None:
@@ -157,7 +158,7 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
         entries = [e for e in entries if e.handoff_type == handoff_type]
     if overdue:
         entries = [e for e in entries if e.overdue]
-    entries = with_lint_errors(workspace, entries, use_cache, cache)
+    entries = with_lint_errors(workspace, entries, use_cache, cache, stats)
     if cache is not None:
         cache.save()
     entries.sort(key=lambda e: (parse_iso(e.due_by) or NEVER, e.run_id))
@@ -165,16 +166,19 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
 
 
 def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
-                     use_cache: bool = True, cache: ResultCache | None = None
-                     ) -> list[QueueEntry]:
+                     use_cache: bool = True, cache: ResultCache | None = None,
+                     stats: dict[str, os.stat_result] | None = None) -> list[QueueEntry]:
     """Count the lint errors of the open packets (one lint run for all of them), so that the
-    queue can mark those that are not ready to decide."""
+    queue can mark those that are not ready to decide. `stats`: the files' cacheable_stat
+    taken while listing, by absolute path."""
     from .lint.engine import error_counts_of
 
     root = str(workspace.root)  # a row's path is clean: joined as text, it is root / path
     wanted = {os.path.join(root, e.path): e
               for e in entries if e.status == "open" and e.problem is None}
-    counts = error_counts_of(workspace, list(wanted), use_cache=use_cache, shared=cache)
+    known = [stats.get(path) for path in wanted] if stats and os.path.isabs(root) else None
+    counts = error_counts_of(workspace, list(wanted), use_cache=use_cache, shared=cache,
+                             stats=known)
     found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
     return [QueueEntry(**{**vars(e), "lint_errors": found[id(e)]}) if id(e) in found else e
             for e in entries]

@@ -491,3 +491,30 @@ def test_settings_change_keeps_rows_for_list(run: Any, root: Path,
     assert [row["lintErrors"] for row in first] == [0, 0]
     data = json.loads((root / CACHE).read_text())
     assert all("row" in e and "lint" in e for e in data["entries"].values())
+
+
+def test_listing_order_is_by_path_components(tmp_path: Path) -> None:
+    """One folder: sorted by name; with subfolders: by components ("a/b.md" before "a.md",
+    though "/" sorts after "." as text)."""
+    from handoff_cli.workspace import packet_file_names
+
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for name in ("b.md", "a.json", "a.md", "a-b.md", "A.md", ".hidden.md", "x.txt"):
+        (flat / name).write_text("x")
+    names = [Path(n).name for n in packet_file_names(flat)]
+    assert names == ["A.md", "a-b.md", "a.json", "a.md", "b.md"]
+    nested = tmp_path / "nested"
+    (nested / "a").mkdir(parents=True)
+    (nested / "a" / "b.md").write_text("x")
+    (nested / "a.md").write_text("x")
+    assert [Path(n).relative_to(nested).as_posix() for n in packet_file_names(nested)] == [
+        "a/b.md", "a.md"]
+
+
+@pytest.mark.parametrize("text", [
+    "a.md", "/x/y/a.md", "a", ".md", "a.", "a..", "a.b.md", "/x/.hidden", "x/y.z/", "..", ".",
+    "/", "", "x//y.md", ".a.b", "dir/", "x/.", "x/..", "/a/b/./c.md", "é.md", "...",
+])
+def test_path_stem_is_paths_stem(text: str) -> None:
+    assert engine.path_stem(text) == Path(text).stem

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..cache import ResultCache, cacheable_stat, content_hash
 from ..packet import LoadFailure, Packet, load_packet
@@ -54,13 +54,14 @@ class Finding:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """A file to lint (its path as text: a large run makes no Path of it unless it must) and
-    the path to show for it."""
+    the path to show for it; `stat` is its cacheable_stat when the caller took it already.
+    (A named tuple: a whole run makes one per file.)"""
 
     text: str
     shown: str
+    stat: os.stat_result | None = None
 
     @property
     def path(self) -> Path:
@@ -151,7 +152,7 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     for index, absolute in enumerate(absolutes):
         in_exceptions = absolute.startswith(exceptions_prefix)
         if cache is not None:
-            stat_result = cacheable_stat(absolute)
+            stat_result = targets[index].stat or cacheable_stat(absolute)
             if stat_result is not None:
                 stats[index] = stat_result
                 hit = _cached(cache, absolute, stat_result, in_exceptions, workspace,
@@ -580,12 +581,15 @@ def lint_text(workspace: Workspace, path: Path, text: str) -> list[Finding]:
 
 
 def error_counts_of(workspace: Workspace, paths: Sequence[str], use_cache: bool = True,
-                    shared: ResultCache | None = None) -> dict[str, int]:
-    """error_counts for paths given as text (the queue's many files: no Path made of each)."""
+                    shared: ResultCache | None = None,
+                    stats: Sequence[os.stat_result | None] | None = None) -> dict[str, int]:
+    """error_counts for paths given as text (the queue's many files: no Path made of each),
+    with each file's cacheable_stat when the caller took it already."""
     if not paths:
         return {}
     counts = dict.fromkeys(paths, 0)
-    targets = [Target(path, path) for path in paths]
+    targets = [Target(path, path, st) for path, st in zip(paths, stats or [None] * len(paths),
+                                                          strict=True)]
     for finding in lint_paths(workspace, [Path(paths[0])], use_cache=use_cache, shared=shared,
                               targets=targets):
         if finding.severity == "error" and finding.path in counts:
