@@ -123,12 +123,12 @@ class ResultCache:
         self.context = context
         self.changed = True
 
-    def reads_id(self, reads: list[Any]) -> int:
-        """The index of a list of reads in the shared table (added if new)."""
+    def reads_id(self, reads: list[Any], key: str | None = None) -> int:
+        """The index of a list of reads in the shared table (added if new); `key` is
+        reads_key(reads) when the caller has it."""
         if self._read_index is None:
-            self._read_index = {json.dumps(r, separators=(",", ":")): i
-                                for i, r in enumerate(self.reads)}
-        key = json.dumps(reads, separators=(",", ":"))
+            self._read_index = {reads_key(r): i for i, r in enumerate(self.reads)}
+        key = reads_key(reads) if key is None else key
         index = self._read_index.get(key)
         if index is None:
             index = self._read_index[key] = len(self.reads)
@@ -174,6 +174,11 @@ class ResultCache:
         """Record part `name` for the file version `st` (taken before its bytes were read;
         `sha` is their content_hash, None when they could not be read, so a racy entry is not
         kept)."""
+        self.put_parts(path, st, sha, {name: value})
+
+    def put_parts(self, path: str, st: os.stat_result, sha: str | None,
+                  parts: dict[str, Any]) -> None:
+        """put() for several parts of one file version at once."""
         if not stat.S_ISREG(st.st_mode):
             return
         identity = file_identity(st)
@@ -186,7 +191,7 @@ class ResultCache:
             self.entries[path] = entry
         elif entry.get("racy") and (sha is None or entry.get("sha") != sha):
             return  # the same identity with other bytes: let the next run look again
-        entry[name] = value
+        entry.update(parts)
         self.changed = True
 
     def _prune_reads(self) -> None:
@@ -224,6 +229,11 @@ class ResultCache:
         except (OSError, HandoffError):  # a cache that cannot be written is no error
             return
         self.changed = False
+
+
+def reads_key(reads: Any) -> str:
+    """A list of reads as text: equal lists, equal keys."""
+    return json.dumps(reads, separators=(",", ":"))
 
 
 def _lint_parts(entries: dict[str, Any]) -> list[dict[str, Any]]:

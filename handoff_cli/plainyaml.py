@@ -94,18 +94,20 @@ class PlainReader:
                  depth: int) -> tuple[dict[str, Any], int]:
         result: dict[str, Any] = {}
         count = len(lines)
+        keys, typed_first, indicators = self.keys, self.typed_first, _INDICATORS
         while i < count:
             here, content = lines[i]
-            if here < indent:
-                break
-            if here > indent:
+            if here != indent:
+                if here < indent:
+                    break
                 raise _Defer  # a continuation line, or indentation PyYAML would refuse
-            if content == "-" or content.startswith("- "):
+            first = content[0]
+            if first == "-" and (len(content) == 1 or content[1] == " "):
                 break  # the caller's (a sequence at the indentation of its key) or an error
             colon = content.find(": ")
-            if colon > 0 and content[0] not in _INDICATORS:  # the common `key: value` line
+            if colon > 0 and first not in indicators:  # the common `key: value` line
                 key = content[:colon]
-                if key not in self.keys:
+                if key not in keys:
                     self._check_key(key)
                 rest: str | None = content[colon + 2:].lstrip(" ")
                 if not rest or rest[0] == "#":
@@ -125,7 +127,7 @@ class PlainReader:
                     value, i = self._block(lines, i, lines[i][0], depth)
                 else:
                     value = None
-            elif (rest[0] not in _INDICATORS and rest[0] not in self.typed_first
+            elif (rest[0] not in indicators and rest[0] not in typed_first
                   and " #" not in rest and ": " not in rest and rest[-1] != ":"):
                 value = rest  # plain text (what _scalar returns for it, sooner)
             else:

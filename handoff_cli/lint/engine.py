@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from ..cache import ResultCache, cacheable_stat, content_hash
+from ..cache import ResultCache, cacheable_stat, content_hash, reads_key
 from ..packet import LoadFailure, Packet, load_packet
 from ..workspace import PACKET_SUFFIXES, Workspace, packet_file_names, packet_files
 from .registry import RULES_BY_CODE
@@ -107,17 +107,19 @@ class Checked:
     directives: list[Directive]  # the file's `# handoff: disable=` comments
     row: dict[str, Any] | None  # the queue row's fields, for `list`
     sha: str | None  # the content hash of the bytes checked, for the cache
+    reads_key: str | None = None  # cache.reads_key(reads), made where the file was checked
 
     def compact(self) -> tuple[Any, ...]:
         """Plain values only (what a worker sends back: cheap to pickle)."""
         return (self.issues, self.run_id, self.reads,
                 [(d.given, d.code, d.line, d.column) for d in self.directives], self.row,
-                self.sha)
+                self.sha, self.reads_key)
 
     @staticmethod
     def from_compact(values: tuple[Any, ...]) -> Checked:
-        issues, run_id, reads, directives, row, sha = values
-        return Checked(issues, run_id, reads, [Directive(*d) for d in directives], row, sha)
+        issues, run_id, reads, directives, row, sha, key = values
+        return Checked(issues, run_id, reads, [Directive(*d) for d in directives], row, sha,
+                       key)
 
 
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
@@ -179,13 +181,13 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
         results[index] = checked
         before = stats[index]
         if cache is not None and before is not None:
-            absolute = absolutes[index]
-            cache.put(absolute, before, checked.sha, "lint", {
+            parts = {"lint": {
                 "ex": in_exceptions, "issues": checked.issues, "rid": checked.run_id,
-                "reads": cache.reads_id(checked.reads),
-                "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]})
+                "reads": cache.reads_id(checked.reads, checked.reads_key),
+                "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]}}
             if checked.row is not None:
-                cache.put(absolute, before, checked.sha, "row", checked.row)
+                parts["row"] = checked.row
+            cache.put_parts(absolutes[index], before, checked.sha, parts)
 
     # A default run lints every queue file, so the listing answers "does a twin exist?".
     queue_listing = None if paths else set(absolutes)
@@ -250,7 +252,7 @@ def check_file(path: Path, workspace: Workspace, context: LintContext) -> Checke
     row = {"fields": row_fields(packet.data), "max": workspace.settings.max_file_bytes}
     directives = file_directives(packet.text) if packet.kind == "md" else []
     return Checked(_positions(packet, found), packet.run_id, reads, directives, row,
-                   content_hash(packet.text.encode("utf-8")))
+                   content_hash(packet.text.encode("utf-8")), reads_key(reads))
 
 
 def _cached(cache: ResultCache, path: str, st: os.stat_result, in_exceptions: bool,

@@ -256,7 +256,7 @@ def _option_issues(options: list[Any]) -> Iterator[Issue]:
             reason = unanswered(option.get("risk"))
             if reason:
                 yield Issue("H305", ("options", index, "risk"), f"risk of {name} {reason}")
-        if isinstance(label, str) and option_position(label) is not None:
+        if isinstance(label, str) and _label_position(label) is not None:
             yield Issue("H308", ("options", index, "label"),
                         f"{name} is a number, and a number chooses an option by its position "
                         f"('--option {visible_key(label)}' would mean option "
@@ -272,6 +272,11 @@ def _option_issues(options: list[Any]) -> Iterator[Issue]:
 @lru_cache(maxsize=4096)  # packets of one type offer the same labels
 def _label_key(label: str) -> str:
     return visible_key(label)
+
+
+@lru_cache(maxsize=4096)
+def _label_position(label: str) -> int | None:
+    return option_position(label)
 
 
 def check_evidence(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
