@@ -174,20 +174,21 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
             return check_file(Path(path), workspace,
                               exceptions_context if in_exceptions else context)
 
-        checked_all = check_all(todo, check_one, workers)
-    else:
-        checked_all = []
-    for (index, _, in_exceptions), checked in zip(todo, checked_all, strict=True):
-        results[index] = checked
-        before = stats[index]
-        if cache is not None and before is not None:
-            parts = {"lint": {
-                "ex": in_exceptions, "issues": checked.issues, "rid": checked.run_id,
-                "reads": cache.reads_id(checked.reads, checked.reads_key),
-                "directives": [[d.given, d.code, d.line, d.column] for d in checked.directives]}}
-            if checked.row is not None:
-                parts["row"] = checked.row
-            cache.put_parts(absolutes[index], before, checked.sha, parts)
+        def record(item: tuple[int, str, bool], checked: Checked) -> None:
+            index, _, in_exceptions = item
+            results[index] = checked
+            before = stats[index]
+            if cache is not None and before is not None:
+                parts = {"lint": {
+                    "ex": in_exceptions, "issues": checked.issues, "rid": checked.run_id,
+                    "reads": cache.reads_id(checked.reads, checked.reads_key),
+                    "directives": [[d.given, d.code, d.line, d.column]
+                                   for d in checked.directives]}}
+                if checked.row is not None:
+                    parts["row"] = checked.row
+                cache.put_parts(absolutes[index], before, checked.sha, parts)
+
+        check_all(todo, check_one, workers, record)
 
     # A default run lints every queue file, so the listing answers "does a twin exist?".
     queue_listing = None if paths else set(absolutes)
@@ -286,32 +287,50 @@ def _cached(cache: ResultCache, path: str, st: os.stat_result, in_exceptions: bo
     return Checked(issues, run_id, [], directives, None, None)
 
 
-def check_all(items: list[Any], check: Callable[[Any], Checked],
-              workers: int | None) -> list[Checked]:
-    """check(item) for every item, in order; large runs are shared with forked workers."""
+def check_all(items: list[Any], check: Callable[[Any], Checked], workers: int | None,
+              record: Callable[[Any, Checked], None] | None = None) -> list[Checked]:
+    """check(item) for every item, in order; large runs are shared with forked workers.
+    `record(item, checked)` is called once per item as its result comes in (in any order)."""
     if workers is None:
         workers = usable_cores() if len(items) >= POOL_MIN_FILES else 1
     if workers <= 1 or len(items) < 2 or not _can_fork():
-        return [check(item) for item in items]
+        serial = [check(item) for item in items]
+        if record is not None:
+            for item, checked in zip(items, serial, strict=True):
+                record(item, checked)
+        return serial
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Small chunks: the workers take them from the front, this process works from the back and
-    # takes over every chunk no worker has started, so all finish at about the same time.
+    # takes over every chunk no worker has started, so all finish at about the same time; in
+    # between it records the chunks the workers finished.
     size = max(1, min(CHUNK_MAX, len(items) // (workers * 8)))
     chunks = [items[i : i + size] for i in range(0, len(items), size)]
     done: list[list[Checked] | None] = [None] * len(chunks)
+
+    def finish(index: int, part: list[Checked]) -> None:
+        done[index] = part
+        if record is not None:
+            for item, checked in zip(chunks[index], part, strict=True):
+                record(item, checked)
+
     with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("fork"),
                              initializer=_set_worker_check, initargs=(check,)) as pool:
         futures = [pool.submit(_check_chunk, chunk) for chunk in chunks]
+        collected = 0  # chunks before this one are all recorded
         for index in range(len(chunks) - 1, -1, -1):
             if futures[index].cancel():
-                done[index] = [check(item) for item in chunks[index]]
+                finish(index, [check(item) for item in chunks[index]])
+            while collected < index and futures[collected].done():
+                finish(collected, [Checked.from_compact(v) for v in futures[collected].result()])
+                collected += 1
         results: list[Checked] = []
         for index, future in enumerate(futures):
             part = done[index]
             if part is None:
                 part = [Checked.from_compact(values) for values in future.result()]
+                finish(index, part)
             results += part
     return results
 
