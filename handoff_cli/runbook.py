@@ -166,6 +166,8 @@ class Runbook:
         if not isinstance(text, str):
             return None
         folded = " ".join(text.casefold().split())
+        if not _any_phrase(self.exception_triggers).search(folded):
+            return None  # no trigger's phrase appears anywhere (the common case, in one scan)
         for trigger in self.exception_triggers:
             if any(phrase in folded for phrase in _folded_phrases(trigger)):
                 return trigger
@@ -239,6 +241,13 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return _number_text(float(value)) if isinstance(value, (int, float)) else str(value)
+
+
+@lru_cache(maxsize=16)
+def _any_phrase(triggers: tuple[ExceptionTrigger, ...]) -> re.Pattern[str]:
+    """One pattern that finds any trigger's folded phrase (which one wins is decided after)."""
+    phrases = sorted({p for t in triggers for p in _folded_phrases(t)}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(p) for p in phrases) if phrases else "(?!)")
 
 
 @lru_cache(maxsize=256)

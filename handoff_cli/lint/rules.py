@@ -274,6 +274,11 @@ def _label_key(label: str) -> str:
     return visible_key(label)
 
 
+@lru_cache(maxsize=64)
+def _folded_responses(responses: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(r.casefold() for r in responses)
+
+
 @lru_cache(maxsize=4096)
 def _label_position(label: str) -> int | None:
     return option_position(label)
@@ -325,7 +330,7 @@ def check_runbook(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
             yield Issue("H503", ("ownerRole",), f"ownerRole '{owner}' differs from the runbook's "
                         f"owner '{routed}' for {handoff_type.name} (run 'handoff route')")
     if handoff_type is not None and isinstance(data.get("options"), list):
-        allowed = {r.casefold() for r in handoff_type.responses}
+        allowed = _folded_responses(handoff_type.responses)
         for index, option in enumerate(data["options"]):
             label = option.get("label") if isinstance(option, dict) else None
             if isinstance(label, str) and label.strip().casefold() not in allowed:
