@@ -163,6 +163,7 @@ class ResultCache:
             return False
         if not self._is_racy(st):  # old enough now: trust the identity from here on
             entry["racy"] = False
+            entry["sha"] = None  # only a racy entry's content is compared
             self.changed = True
         return True
 
@@ -187,7 +188,7 @@ class ResultCache:
             return
         entry = self.entries.get(path)
         if not isinstance(entry, dict) or entry.get("id") != identity:
-            entry = {"id": identity, "racy": racy, "sha": sha}
+            entry = {"id": identity, "racy": racy, "sha": sha if racy else None}
             self.entries[path] = entry
         elif entry.get("racy") and (sha is None or entry.get("sha") != sha):
             return  # the same identity with other bytes: let the next run look again

@@ -113,9 +113,9 @@ def parse_list(argv: list[str]) -> ListArgs | None:
                     flags["--overdue"], flags["--exceptions"], flags["--no-cache"])
 
 
-def list_outcome(args: ListArgs) -> tuple[str, str | None]:
-    """Run `list --format json`: (the text the Typer command prints, its stderr line: the
-    warning that the cache is skipped, or None)."""
+def list_outcome(args: ListArgs) -> str:
+    """Run `list --format json`: the text the Typer command prints (its warning that the
+    cache is skipped goes to stderr first, as there)."""
     from .queue import list_queue
     from .textsafe import safe_json
     from .workspace import find_workspace
@@ -123,10 +123,13 @@ def list_outcome(args: ListArgs) -> tuple[str, str | None]:
     workspace = find_workspace(None, None)
     use_cache = not args.no_cache
     warning = cache_warning(workspace.state_dir) if use_cache else None
+    if warning is not None:
+        sys.stderr.write(warning + "\n")
+        sys.stderr.flush()
     entries = list_queue(workspace, owners=args.owners, status=args.status,
                          handoff_type=args.handoff_type, overdue=args.overdue,
                          exceptions=args.exceptions, use_cache=use_cache and warning is None)
-    return safe_json([e.as_dict() for e in entries]) + "\n", warning
+    return safe_json([e.as_dict() for e in entries]) + "\n"
 
 
 def lint_outcome(args: LintArgs, explicit: Path | str | None) -> tuple[str, str | None, int]:
@@ -204,8 +207,7 @@ def run_fast(argv: list[str]) -> int | None:
 
     try:
         if listing is not None:
-            output, summary = list_outcome(listing)
-            code = EXIT_OK
+            output, summary, code = list_outcome(listing), None, EXIT_OK
         else:
             assert args is not None
             output, summary, code = lint_outcome(args,

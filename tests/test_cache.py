@@ -518,3 +518,26 @@ def test_listing_order_is_by_path_components(tmp_path: Path) -> None:
 ])
 def test_path_stem_is_paths_stem(text: str) -> None:
     assert engine.path_stem(text) == Path(text).stem
+
+
+def test_warm_run_trusts_only_the_runbook_it_was_saved_against(run: Any, root: Path,
+                                                                monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    """A warm run with the same runbook, settings and version does not load the runbook
+    again; any change to it loads it, so a broken runbook is still exit 2."""
+    import handoff_cli.runbook
+
+    seed_packets(root, 3)
+    assert run("lint").exit_code == 0
+    real = handoff_cli.runbook.load_runbook
+
+    def not_again(path: Path) -> Any:
+        raise AssertionError("the runbook was loaded on a warm run")
+
+    monkeypatch.setattr(handoff_cli.runbook, "load_runbook", not_again)
+    assert run("lint").exit_code == 0
+    monkeypatch.setattr(handoff_cli.runbook, "load_runbook", real)
+    runbook = root / "runbooks" / "default.yaml"
+    runbook.write_text(runbook.read_text() + "\nroles: [not, a, mapping]\n")
+    result = run("lint")
+    assert result.exit_code == 2 and "runbooks/default.yaml" in result.stderr

@@ -96,10 +96,10 @@ POOL_MIN_FILES = 1500
 Placed = tuple[str, int, int, str]  # rule code, line, column, message
 
 
-@dataclass(frozen=True)
-class Checked:
+class Checked(NamedTuple):
     """What checking one file found, before cross-file rules (H601) and suppressions (which
-    depend on the whole run): cacheable as it is."""
+    depend on the whole run): cacheable as it is. (A named tuple: a warm run makes one per
+    file.)"""
 
     issues: list[Placed]
     run_id: str | None
@@ -141,8 +141,12 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     cache = shared if use_cache else None
     if use_cache and cache is None and len(targets) >= CACHE_MIN_FILES:
         cache = ResultCache(workspace.state_dir)
+    if cache is None or cache.context != (key := context_digest(workspace, placeholders)):
+        # The runbook must load (a broken one is exit 2) unless the cache was saved against
+        # these very bytes of it, the settings and this version: a run that loaded it.
+        workspace.runbook  # noqa: B018 - loaded (and validated) for its errors
     if cache is not None:
-        cache.use_context(context_digest(workspace, placeholders))
+        cache.use_context(key)
     reads_checked: dict[int, bool] = {}  # reads table index -> unchanged
     results: list[Checked | None] = [None] * len(targets)
     stats: list[os.stat_result | None] = [None] * len(targets)
@@ -272,15 +276,24 @@ def _cached(cache: ResultCache, path: str, st: os.stat_result, in_exceptions: bo
                 workspace, evidence_memo, cache.reads_at(index))
         if not unchanged:
             return None
-        issues = [(str(c), int(line), int(col), str(m)) for c, line, col, m in part["issues"]]
-        if any(code not in RULES_BY_CODE for code, *_ in issues):
+        issues = part["issues"]
+        if issues:  # a clean file (the most) has none to convert
+            issues = [(str(c), int(line), int(col), str(m)) for c, line, col, m in issues]
+            if any(code not in RULES_BY_CODE for code, *_ in issues):
+                return None
+        elif issues != []:
             return None
         run_id = part.get("rid")
         if run_id is not None and not isinstance(run_id, str):
             return None
-        directives = [Directive(str(given), None if code is None else str(code), int(line),
-                                int(column)) for given, code, line, column in part["directives"]]
-        if any(d.code is not None and d.code not in RULES_BY_CODE for d in directives):
+        directives = part["directives"]
+        if directives:
+            directives = [Directive(str(given), None if code is None else str(code),
+                                    int(line), int(column))
+                          for given, code, line, column in directives]
+            if any(d.code is not None and d.code not in RULES_BY_CODE for d in directives):
+                return None
+        elif directives != []:
             return None
     except (TypeError, ValueError, KeyError):
         return None  # an entry of another shape: check the file again

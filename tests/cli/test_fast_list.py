@@ -94,3 +94,24 @@ def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,
     out, err = capsys.readouterr()
     assert (code, out, err) == (typer_result.exit_code, "", typer_result.stderr)
     assert code == 2 and "handoff: error:" in err
+
+
+def test_broken_state_folder_warns_like_typer(run: Any, root: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """.handoff/ is a file: both paths warn once that they go on without the cache, and a
+    usage error after the warning is reported the same way too."""
+    fill(root)
+    for index in range(40):
+        write_packet(root, f"r-{index}.md", SEED_MD.replace(SEED_NAME, f"r-{index}"))
+    import shutil
+
+    shutil.rmtree(root / ".handoff")
+    (root / ".handoff").write_text("not a folder\n")
+    for args in (["--format", "json"], ["--format", "json", "--status", "bogus"]):
+        typer_result = run("list", *args)
+        capsys.readouterr()
+        code = run_fast(["list", *args])
+        out, err = capsys.readouterr()
+        assert (code, out, err) == (typer_result.exit_code, typer_result.stdout,
+                                    typer_result.stderr)
+        assert "going on without the cache" in err
