@@ -468,6 +468,7 @@ def lint_by_workspace(paths: Sequence[Path], *, use_cache: bool = True,
 # `handoff lint` does not pay for review, routing and stats at start-up.
 _LAZY = {
     "ReviewView": "review", "review": "review",
+    "Edited": "agentedit", "edit_packet": "agentedit", "update_packet": "agentedit",
     "Recorded": "decisions", "close": "decisions", "decide": "decisions",
     "return_packet": "decisions",
     "PacketStatus": "agent", "status": "agent", "wait": "agent",
@@ -487,6 +488,7 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from .agent import PacketStatus, status, wait
+    from .agentedit import Edited, edit_packet, update_packet
     from .brief import brief_markdown
     from .decisions import Recorded, close, decide, return_packet
     from .gitsync import Backoff, SyncResult, publish, pull, sync
@@ -511,12 +513,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "Backoff", "DecisionTimes", "EvidenceTarget", "InboxItem", "NewPacket", "PacketInput",
-    "PacketStatus", "QueueEntry", "Recorded", "ReviewView", "RouteChange", "RouteNote",
-    "RouteReport", "Stats", "SyncResult", "Verdict", "brief_markdown", "close", "create_packet",
-    "create_replacement", "decide", "evidence_target", "find_packet_file", "get_packet",
-    "inbox", "init_workspace", "lint", "lint_by_workspace", "list_queue", "publish", "pull",
-    "queue_stats", "resolve", "resolve_identity", "resolve_packet_path", "resubmit",
-    "return_packet", "review", "route_packets", "status", "sync", "verdict_of", "verify_packets",
-    "wait", "withdraw",
+    "Backoff", "DecisionTimes", "Edited", "EvidenceTarget", "InboxItem", "NewPacket",
+    "PacketInput", "PacketStatus", "QueueEntry", "Recorded", "ReviewView", "RouteChange",
+    "RouteNote", "RouteReport", "Stats", "SyncResult", "Verdict", "brief_markdown", "close",
+    "create_packet", "create_replacement", "decide", "edit_packet", "evidence_target",
+    "find_packet_file", "get_packet", "inbox", "init_workspace", "lint", "lint_by_workspace",
+    "list_queue", "publish", "pull", "queue_stats", "resolve", "resolve_identity",
+    "resolve_packet_path", "resubmit", "return_packet", "review", "route_packets", "status",
+    "sync", "update_packet", "verdict_of", "verify_packets", "wait", "withdraw",
 ]

@@ -462,6 +462,7 @@ def _clean(value: Any, limit: int = 120) -> str:
 
 def change_for(workspace: Workspace, result: Any) -> Change | None:
     """The commit for what decide, return, close, new or route returned."""
+    from .agentedit import Edited
     from .api import NewPacket
     from .decisions import Recorded
     from .routing import RouteReport
@@ -476,6 +477,12 @@ def change_for(workspace: Workspace, result: Any) -> Change | None:
             missing = event.get("missing") or []
             subject += f" (missing: {_clean(', '.join(str(m) for m in missing))})"
         return Change((result.path,), subject, (_clean(result.run_id),), _clean(name))
+    if isinstance(result, Edited):
+        if not result.changed:
+            return None
+        keys = ", ".join([*result.keys, *(["body"] if result.body else [])])
+        return Change((result.path,), f"handoff: edited {_clean(result.run_id)} "
+                      f"({_clean(keys)})", (_clean(result.run_id),), "edited")
     if isinstance(result, NewPacket):
         if result.replaced is not None:  # new --replaces also closed the returned packet
             return Change((result.path, result.replaced),

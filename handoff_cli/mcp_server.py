@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .agentedit import FIXED_KEYS
 from .errors import (
     ConflictError,
     HandoffError,
@@ -29,12 +30,13 @@ from .errors import (
     UsageError,
     WaitTimeout,
 )
+from .packet import MANAGED_KEYS as PACKET_MANAGED_KEYS
 from .packet import RUN_ID
 from .workspace import Workspace, find_packet_file
 
 SERVER_NAME = "handoff"
 TOOL_NAMES = ("handoff_brief", "create_handoff", "report_exception", "handoff_status",
-              "wait_for_decision", "close_handoff")
+              "wait_for_decision", "close_handoff", "update_handoff")
 URI_PREFIX = "handoff://packets/"
 RUNBOOK_URI = "handoff://runbook"
 WAIT_CAP = 600.0  # seconds one wait_for_decision call may block
@@ -49,7 +51,8 @@ This server hands decisions an agent must not make alone to the person who owns 
 Read handoff_brief first. When you reach such a decision, call create_handoff with a complete
 packet (goal, trigger, evidence, options with risks, next action); fix and retry when it
 returns lint findings. Then wait_for_decision (repeat while it times out), act on the
-decision, and close_handoff with what you did. Unplanned failures (a file you could not
+decision, and close_handoff with what you did. To change a packet while it waits, call
+update_handoff (never rewrite its file). Unplanned failures (a file you could not
 read, permission denied) go to report_exception. You cannot decide."""
 
 log = logging.getLogger("handoff.mcp")
@@ -216,6 +219,14 @@ CREATED_OUTPUT: dict[str, Any] = {
 }
 
 
+EDITED_OUTPUT: dict[str, Any] = {
+    "type": "object", "required": ["runId", "changed", "keys", "body", "status"],
+    "properties": {"runId": {"type": "string"}, "changed": {"type": "boolean"},
+                   "keys": {"type": "array", "items": {"type": "string"}},
+                   "body": {"type": "boolean"}, "status": STATUS_OUTPUT},
+}
+
+
 def tool_specs(workspace: Workspace) -> list[dict[str, Any]]:
     """Every tool: name, description, input schema (advertised), check schema (what the server
     refuses before calling the API), output schema and hints."""
@@ -272,6 +283,24 @@ def tool_specs(workspace: Workspace) -> list[dict[str, Any]]:
                              "type": "string", "minLength": 1,
                              "description": "What the agent did after the decision."}}},
          "outputSchema": STATUS_OUTPUT},
+        {"name": "update_handoff", "readOnlyHint": False,
+         "description": "Change your open (or returned) packet while it waits: set keys (a "
+                        "dotted key like evidence.log sets one entry), remove keys, or replace "
+                        "the narrative. Done under the packet's lock and refused (conflict) "
+                        "when someone wrote it meanwhile: read it and retry. The keys handoff "
+                        "manages, runId, handoffType and ownerRole cannot be changed, and a "
+                        "decided packet is not edited.",
+         "inputSchema": {"type": "object", "required": ["runId"],
+                         "additionalProperties": False, "properties": {
+                             "runId": RUN_ID_INPUT,
+                             "set": {"type": "object", "description": "Keys to set and their "
+                                     "values.", "propertyNames": {"not": {"enum": sorted(
+                                         {*PACKET_MANAGED_KEYS, *FIXED_KEYS})}}},
+                             "unset": {"type": "array", "items": {"type": "string"},
+                                       "description": "Keys to remove."},
+                             "body": {"type": "string",
+                                      "description": "The new narrative for the reviewer."}}},
+         "outputSchema": EDITED_OUTPUT},
     ]
     for spec in specs:
         check = copy.deepcopy(spec["inputSchema"])
@@ -392,6 +421,18 @@ class Tools:
         ws = self.workspace
         self._shared(ws, lambda: close(ws, run_id, outcome, self.identity or "agent"))
         return self.handoff_status(run_id)
+
+    def update_handoff(self, run_id: str, values: Mapping[str, Any], unset: list[str],
+                       body: str | None) -> dict[str, Any]:
+        from .agentedit import update_packet
+        from .api import PacketInput
+
+        ws = self.workspace
+        done = self._shared(ws, lambda: update_packet(
+            ws, run_id, PacketInput(values=dict(values), body=body), self.identity or "agent",
+            remove=unset))
+        return {"runId": done.run_id, "changed": done.changed, "keys": list(done.keys),
+                "body": done.body, "status": self.handoff_status(run_id)}
 
     def packet_markdown(self, run_id: str) -> str:
         from .api import review
@@ -580,6 +621,9 @@ def build_server(workspace: Workspace, identity: str | None = None) -> Any:
                 "handoff_status": lambda: tools.handoff_status(arguments["runId"]),
                 "close_handoff": lambda: tools.close_handoff(arguments["runId"],
                                                              arguments["outcome"]),
+                "update_handoff": lambda: tools.update_handoff(
+                    arguments["runId"], arguments.get("set") or {},
+                    list(arguments.get("unset") or []), arguments.get("body")),
             }[name]
             data = await in_thread(call)
             if name == "handoff_brief":

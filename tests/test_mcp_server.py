@@ -88,7 +88,7 @@ def test_every_tool_schema_is_valid_json_schema(workspace: Workspace) -> None:
     specs = tool_specs(workspace)
     assert [s["name"] for s in specs] == ["handoff_brief", "create_handoff", "report_exception",
                                           "handoff_status", "wait_for_decision",
-                                          "close_handoff"]
+                                          "close_handoff", "update_handoff"]
     for spec in specs:
         for key in ("inputSchema", "outputSchema", "checkSchema"):
             Draft202012Validator.check_schema(spec[key])

@@ -38,9 +38,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-COMMAND_ORDER = ("init", "new", "convert", "lint", "route", "list", "review", "show", "open",
-                 "decide", "status", "wait", "close", "verify", "withdraw", "resubmit", "resolve",
-                 "sync", "stats", "brief", "schema", "rules", "mcp", "demo")
+COMMAND_ORDER = ("init", "new", "edit", "convert", "lint", "route", "list", "review", "show",
+                 "open", "decide", "status", "wait", "close", "verify", "withdraw", "resubmit",
+                 "resolve", "sync", "stats", "brief", "schema", "rules", "mcp", "demo")
 
 
 class HandoffGroup(TyperGroup):

@@ -94,3 +94,44 @@ def resolve(
                    lambda: resolve_exception(workspace, exception, kind, note, identity))
     typer.echo(safe_text(f"{done.run_id}: resolved ({kind})"))
     report_hooks(done.hook_problems)
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    packet: str = typer.Argument(..., metavar="PACKET", help="A packet file or a runId."),
+    set_: list[str] = typer.Option([], "--set", metavar="KEY=VALUE",
+                                   help="Set a key (VALUE is JSON if it parses, else text; "
+                                        "KEY.SUB sets one entry of a mapping)."),
+    evidence: list[str] = typer.Option([], "--evidence", metavar="NAME=PATH",
+                                       help="Add or replace an evidence file."),
+    option: list[str] = typer.Option([], "--option", metavar="LABEL=RISK",
+                                     help="Replace the options (repeatable)."),
+    unset: list[str] = typer.Option([], "--unset", metavar="KEY",
+                                    help="Remove a key (repeatable)."),
+    from_json: str | None = typer.Option(None, "--from-json", metavar="FILE|-",
+                                            help="Keys to set, as a JSON object."),
+    body: str | None = typer.Option(None, "--body", metavar="TEXT|-",
+                                       help="Replace the narrative (- reads stdin)."),
+    as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
+                                      help="Who edits it (history; default: agent)."),
+    push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
+) -> None:
+    """Edit an open or returned packet safely: under its lock, refused (exit 3) if another
+    writer changed it meanwhile; the keys handoff manages, runId, handoffType and ownerRole
+    cannot be set."""
+    from ..agentedit import update_packet
+    from ..api import resolve_identity
+    from ..textsafe import safe_text
+    from .packets import packet_input
+
+    workspace = current_workspace(ctx)
+    given = packet_input(set_, evidence, option, from_json, body)
+    identity = resolve_identity(as_)
+    done = written(workspace, push,
+                   lambda: update_packet(workspace, packet, given, identity, remove=unset))
+    if not done.changed:
+        typer.echo(safe_text(f"{done.run_id}: unchanged"))
+        return
+    what = ", ".join([*done.keys, *(["body"] if done.body else [])])
+    typer.echo(safe_text(f"{done.run_id}: edited ({what})"))

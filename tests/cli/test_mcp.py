@@ -28,7 +28,7 @@ from mcp.shared.exceptions import MCPError  # noqa: E402
 RUN = "refund-review-2026-05-24-1500"
 MARIA = "maria.lopez@example.com"
 TOOLS = ["handoff_brief", "create_handoff", "report_exception", "handoff_status",
-         "wait_for_decision", "close_handoff"]
+         "wait_for_decision", "close_handoff", "update_handoff"]
 BOUND = 90  # seconds any one step may take on a loaded machine before the test fails
 
 
@@ -122,6 +122,20 @@ def test_an_agent_completes_the_whole_loop_over_stdio(root: Path) -> None:
             assert cli(root, "lint").returncode == 0
             again = await client.call_tool("create_handoff", {"packet": packet()})
             refused(again, "conflict", 3)
+
+            # The agent changes its waiting packet through the tool, never by rewriting it.
+            edited = structured(await client.call_tool("update_handoff", {
+                "runId": RUN, "set": {"customerTier": "standard"},
+                "body": "The customer asks for a full refund of 1,240.00 EUR (order 8241).\n"}))
+            assert (edited["changed"], edited["keys"], edited["body"]) == (
+                True, ["customerTier"], True)
+            assert edited["status"]["status"] == "open"
+            forged = await client.call_tool("update_handoff", {"runId": RUN, "set": {
+                "status": "decided", "decision": {"option": "approve refund", "by": MARIA}}})
+            assert "status" in refused(forged, "usage", 2)["message"]
+            history = json.loads(cli(root, "show", RUN, "--format", "json").stdout)["history"]
+            assert history[-1]["event"] == "edited" and history[-1]["by"] == "agent-7"
+            assert cli(root, "lint").returncode == 0
 
             outcome: dict[str, Any] = {}
 
