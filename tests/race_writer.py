@@ -61,7 +61,7 @@ def edit(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    import handoff_cli.api  # noqa: F401  (loaded before the first race, not during it)
+    import handoff_cli.api
     import handoff_cli.decisions  # noqa: F401
 
     for line in sys.stdin:
