@@ -42,6 +42,11 @@ class QueueEntry:
     problem: str | None = None  # why the file could not be loaded, if it could not
     escalated_to: str | None = None
     lint_errors: int | None = None  # counted for open packets: "not ready" when above 0
+    # With decisions.signatures on, for a decided, returned or closed packet: whether its
+    # decision verifies, why (the verdict's reason), and whether that fails `handoff verify`.
+    verified: bool | None = None
+    verification: str | None = None
+    forged: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The JSON row of `handoff list --format json` (documented in the README)."""
@@ -50,7 +55,8 @@ class QueueEntry:
             "status": self.status, "createdAt": self.created_at, "dueBy": self.due_by,
             "overdue": self.overdue, "escalatedTo": self.escalated_to,
             "triggerReason": self.trigger, "path": self.path, "problem": self.problem,
-            "lintErrors": self.lint_errors,
+            "lintErrors": self.lint_errors, "verified": self.verified,
+            "verification": self.verification,
         }
 
 
@@ -159,6 +165,7 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
     if overdue:
         entries = [e for e in entries if e.overdue]
     entries = with_lint_errors(workspace, entries, use_cache, cache, stats)
+    entries = with_verdicts(workspace, entries, cache)
     if cache is not None:
         cache.save()
     entries.sort(key=lambda e: (parse_iso(e.due_by) or NEVER, e.run_id))
@@ -182,6 +189,30 @@ def with_lint_errors(workspace: Workspace, entries: list[QueueEntry],
     found = {id(entry): counts.get(path, 0) for path, entry in wanted.items()}
     return [QueueEntry(**{**vars(e), "lint_errors": found[id(e)]}) if id(e) in found else e
             for e in entries]
+
+
+def with_verdicts(workspace: Workspace, entries: list[QueueEntry],
+                  cache: ResultCache | None = None) -> list[QueueEntry]:
+    """With decisions.signatures on, each recorded decision's verdict (as status, wait, lint
+    and verify judge it), so that the queue never shows a forged decision as a real one."""
+    if workspace.settings.signatures == "off":
+        return entries
+    import dataclasses
+
+    from .signing import RECORDED, cached_verdict, failed, verdict_key
+
+    key = verdict_key(workspace)
+    judged = []
+    for entry in entries:
+        verdict = None
+        if entry.problem is None and entry.status in RECORDED:
+            verdict = cached_verdict(workspace, workspace.root / entry.path, cache, key)
+        if verdict is not None:
+            entry = dataclasses.replace(entry, verified=verdict.verified,
+                                        verification=verdict.reason,
+                                        forged=failed(workspace, verdict))
+        judged.append(entry)
+    return judged
 
 
 NEVER = datetime.max.replace(tzinfo=timezone.utc)

@@ -156,6 +156,8 @@ def _queue_cells(entry: QueueEntry, now: datetime) -> dict[str, Any]:
     due = relative_time(parse_iso(entry.due_by), now) if entry.due_by else "no due time"
     status = esc(entry.status)
     status.stylize(STATUS_STYLE.get(entry.status, ""))
+    if entry.forged:  # the decision does not verify: never shown as a real one
+        status.append(f" {NOT_VERIFIED}", style="bold red")
     due_text = esc(("OVERDUE " if entry.overdue else "due ") + due if entry.due_by else due)
     if entry.status in SETTLED:  # a settled packet waits for nobody
         due_text = Text("-")
@@ -209,6 +211,8 @@ def _grid(rows: Sequence[tuple[Any, Any]]) -> Any:
 def _due_text(view: Any, now: datetime) -> Any:
     status = esc(view.status)
     status.stylize(STATUS_STYLE.get(view.status, ""))
+    if view.forged:
+        status.append(f" {NOT_VERIFIED}", style="bold red")
     due_at = parse_iso(view.due_by) if view.due_by else None
     if view.due_by and not view.settled:  # a settled packet waits for nobody
         when = (f"{relative_time(due_at, now)} ({local_text(due_at)})" if due_at
@@ -218,6 +222,20 @@ def _due_text(view: Any, now: datetime) -> Any:
         if view.overdue:
             status.stylize("bold red", len(view.status))
     return status
+
+
+NOT_VERIFIED = "(NOT VERIFIED)"
+
+
+def verification_text(view: Any) -> Any:
+    """The verdict of a recorded decision in the review view: verified, or why not."""
+    from rich.text import Text
+
+    if view.verified:
+        return Text.assemble(("verified", "green"), " · ", esc(view.verification or ""))
+    label = "NOT VERIFIED" if view.forged else "not verified"
+    return Text.assemble((label, "bold red" if view.forged else "yellow"), ": ",
+                         esc(view.verification or ""))
 
 
 def not_ready_text(errors: int) -> str:
@@ -339,6 +357,8 @@ def _decision(view: Any) -> Any:
         rows.append(("Missing", esc(", ".join(map(str, decision["missing"])))))
     if decision.get("note"):
         rows.append(("Note", esc(decision.get("note"), multiline=True)))
+    if view.verified is not None:
+        rows.append(("Signature", verification_text(view)))
     if view.outcome:
         rows.append(("Outcome", esc(view.outcome, multiline=True)))
     return _grid(rows)
@@ -496,6 +516,10 @@ def review_markdown(view: Any) -> str:
             lines.append(f"Missing: {_md_cell(', '.join(map(str, d['missing'])))}")
         if d.get("note"):
             lines.append(f"Note: {_md_cell(d.get('note'))}")
+        if view.verified is not None:
+            verdict = "verified" if view.verified else (
+                "**NOT VERIFIED**" if view.forged else "not verified")
+            lines.append(f"Signature: {verdict}: {_md_cell(view.verification)}")
     if view.body.strip():
         body = safe_text(view.body.strip(), multiline=True)
         lines += ["", f"### {BODY_TITLE}", "", *fenced(body)]
@@ -537,6 +561,7 @@ def stats_view(stats: Stats) -> Any:
     """Counts, overdue, time to decision per owner and returns by missing field."""
     from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
     def counts(title: str, values: Mapping[str, int]) -> Any:
         table = Table(title=title, title_justify="left", pad_edge=False)
@@ -549,6 +574,10 @@ def stats_view(stats: Stats) -> Any:
     summary = (f"{stats.total} packets, {stats.overdue} overdue, {stats.exceptions} in the "
                f"exception queue" + (f", {stats.invalid} unreadable" if stats.invalid else ""))
     parts: list[Any] = [esc(summary)]
+    if stats.unverified:
+        parts.append(Text(f"{stats.unverified} recorded decision"
+                          f"{'s' if stats.unverified != 1 else ''} {NOT_VERIFIED}: not counted "
+                          "in the time to decision; run 'handoff verify'", style="bold red"))
     if stats.total:
         parts += [counts("By status", stats.by_status), counts("By type", stats.by_type),
                   counts("By owner", stats.by_owner)]

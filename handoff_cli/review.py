@@ -89,6 +89,11 @@ class ReviewView:
     extra: tuple[tuple[str, Any], ...] = ()  # keys the agent wrote beyond the standard ones
     routed_because: str | None = None  # why the packet went to its owner role
     lint_errors: int = 0  # "not ready" when above 0
+    # With decisions.signatures on and a decision recorded: whether it verifies, why, and
+    # whether that fails `handoff verify` (a forgery, or unsigned where signatures are required).
+    verified: bool | None = None
+    verification: str | None = None
+    forged: bool = False
 
     @property
     def settled(self) -> bool:
@@ -112,6 +117,7 @@ class ReviewView:
             "authorityProblem": self.authority_problem,
             "extra": {key: value for key, value in self.extra},
             "routedBecause": self.routed_because, "lintErrors": self.lint_errors,
+            "verified": self.verified, "verification": self.verification,
         }
 
 
@@ -232,6 +238,9 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None,
     history = data.get("history")
     decision = data.get("decision")
     outcome = data.get("outcome")
+    from .signing import decision_verdict, failed
+
+    verdict = decision_verdict(workspace, packet)
     return ReviewView(
         path=workspace.relative(packet.path), kind=packet.kind,
         run_id=packet.run_id or packet.path.stem, status=packet.status,
@@ -251,6 +260,9 @@ def view_of(workspace: Workspace, packet: Packet, now: datetime | None = None,
         extra=extra_keys(data),
         routed_because=routing_reason(workspace, data),
         lint_errors=lint_errors,
+        verified=None if verdict is None else verdict.verified,
+        verification=None if verdict is None else verdict.reason,
+        forged=verdict is not None and failed(workspace, verdict),
     )
 
 

@@ -14,12 +14,15 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, NotAllowedError, NotFoundError, SigningError
 from .packet import Packet, content_digest
 from .timeutil import parse_iso
 from .workspace import Workspace
+
+if TYPE_CHECKING:
+    from .cache import ResultCache
 
 NAMESPACE = "handoff-decision"
 ENV_KEY = "HANDOFF_SIGNING_KEY"
@@ -348,6 +351,78 @@ def verify_packets(workspace: Workspace, paths: Sequence[Path] = ()) -> list[Ver
                                   "is recorded")
             verdicts.append(verdict)
     return verdicts
+
+
+RECORDED = frozenset({"decided", "returned", "closed"})
+
+
+def decision_verdict(workspace: Workspace, packet: Packet) -> Verdict | None:
+    """The verdict list, stats and show give a packet's recorded decision: None where
+    decisions.signatures is off, or where there is nothing to verify (no decision, and a
+    status that claims none); a decided, returned or closed packet without one is invalid."""
+    if workspace.settings.signatures == "off":
+        return None
+    verdict = verdict_of(workspace, packet)
+    if verdict.state != "none":
+        return verdict
+    if packet.status not in RECORDED:
+        return None
+    return Verdict(verdict.path, verdict.run_id, verdict.status, "invalid", None, None,
+                   f"status is '{packet.status}' but no decision is recorded")
+
+
+def verdict_key(workspace: Workspace) -> str:
+    """A digest of everything besides the packet that its verdict depends on (settings, runbook,
+    allowed-signers and revoked-keys files, which ssh-keygen): cached verdicts are keyed on it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (workspace.real_root_text, repr(workspace.settings),
+                 shutil.which("ssh-keygen") or ""):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    for path in (workspace.runbook_path, workspace.allowed_signers_path,
+                 workspace.revoked_keys_path):
+        try:
+            digest.update(path.read_bytes() if path is not None else b"-")
+        except OSError as exc:
+            digest.update(f"unreadable {exc.errno}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def cached_verdict(workspace: Workspace, path: Path, cache: ResultCache | None,
+                   key: str) -> Verdict | None:
+    """decision_verdict of the packet at `path`, from the result cache while the file, the
+    settings, runbook and signer files are unchanged (ssh-keygen runs twice per decision, so a
+    large queue verifies each decision once); None for a file that does not load."""
+    from .cache import cacheable_stat
+    from .packet import LoadFailure, load_packet
+
+    absolute = os.path.abspath(path)
+    st = cacheable_stat(absolute) if cache is not None else None
+    if cache is not None and st is not None:
+        part = cache.part(absolute, st, "verdict")
+        if isinstance(part, dict) and part.get("key") == key:
+            if part.get("state") is None:
+                return None
+            try:
+                return Verdict(str(part["path"]), str(part["runId"]), str(part["status"]),
+                               str(part["state"]), part.get("by"), part.get("at"),
+                               str(part["reason"]))
+            except (KeyError, TypeError):
+                pass  # an entry of another shape: verify again
+    try:
+        packet = load_packet(path, workspace.settings.max_file_bytes, workspace.real_root_text)
+    except LoadFailure:
+        return None
+    verdict = decision_verdict(workspace, packet)
+    if cache is not None and st is not None:
+        value = {"key": key, "state": None} if verdict is None else {
+            "key": key, "path": verdict.path, "runId": verdict.run_id,
+            "status": verdict.status, "state": verdict.state, "by": verdict.by,
+            "at": verdict.at, "reason": verdict.reason}
+        cache.put(absolute, st, packet.text.encode("utf-8"), "verdict", value)
+    return verdict
 
 
 def failed(workspace: Workspace, verdict: Verdict) -> bool:

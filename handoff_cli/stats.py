@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +50,7 @@ class Stats:
     returned_packets: int
     returns_by_field: Mapping[str, int]
     warnings: tuple[str, ...]
+    unverified: int = 0  # recorded decisions that do not verify (decisions.signatures on)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -59,7 +60,7 @@ class Stats:
             "timeToDecision": {t.owner: t.as_dict() for t in self.decision_times},
             "returnedPackets": self.returned_packets,
             "returnsByMissingField": dict(self.returns_by_field),
-            "warnings": list(self.warnings),
+            "warnings": list(self.warnings), "unverifiedDecisions": self.unverified,
         }
 
 
@@ -68,29 +69,61 @@ def queue_stats(workspace: Workspace, *, now: datetime | None = None,
     """Stats for every packet in packets/ (and a count of the exception queue)."""
     now = now or now_utc()
     packets: list[dict[str, Any]] = []
+    paths = []
     invalid = 0
     for path in packet_files(workspace.packets_dir):
         try:
             packet = load_packet(path, workspace.settings.max_file_bytes, workspace.real_root_text)
             packets.append(packet.data)
+            paths.append(path)
         except LoadFailure:
             invalid += 1
     exceptions = len(packet_files(workspace.exceptions_dir))
     return stats_for(packets, now=now, invalid=invalid, exceptions=exceptions,
-                     repeat_threshold=repeat_threshold)
+                     repeat_threshold=repeat_threshold,
+                     unverified=forged_decisions(workspace, paths, packets))
+
+
+def forged_decisions(workspace: Workspace, paths: list[Any],
+                     packets: list[dict[str, Any]]) -> frozenset[int]:
+    """The indexes of the packets whose recorded decision does not verify (as `handoff verify`
+    judges it), with decisions.signatures on; verdicts come from the result cache when the
+    queue is large enough to keep one."""
+    if workspace.settings.signatures == "off":
+        return frozenset()
+    from .queue import CACHE_MIN_FILES
+    from .signing import RECORDED, cached_verdict, failed, verdict_key
+
+    cache = None
+    if len(paths) >= CACHE_MIN_FILES:
+        from .cache import ResultCache
+
+        cache = ResultCache(workspace.state_dir)
+    key = verdict_key(workspace)
+    forged = set()
+    for index, (path, data) in enumerate(zip(paths, packets, strict=True)):
+        if status_of(data) in RECORDED:
+            verdict = cached_verdict(workspace, path, cache, key)
+            if verdict is not None and failed(workspace, verdict):
+                forged.add(index)
+    if cache is not None:
+        cache.save()
+    return frozenset(forged)
 
 
 def stats_for(packets: Iterable[Mapping[str, Any]], *, now: datetime, invalid: int = 0,
-              exceptions: int = 0, repeat_threshold: int = REPEAT_THRESHOLD) -> Stats:
-    """Stats for packet data already loaded."""
+              exceptions: int = 0, repeat_threshold: int = REPEAT_THRESHOLD,
+              unverified: Collection[int] = ()) -> Stats:
+    """Stats for packet data already loaded (`unverified`: the indexes of packets whose
+    decision does not verify; they are counted, never timed as decisions)."""
     packets = list(packets)
     by_status = Counter(status_of(p) for p in packets)
     by_type = Counter(_text(p, "handoffType") for p in packets)
     by_owner = Counter(_text(p, "ownerRole") for p in packets)
     overdue = sum(1 for p in packets if is_overdue(p, now))
     times: dict[str, list[timedelta]] = {}
-    for packet in packets:
-        took = time_to_decision(packet)
+    for index, packet in enumerate(packets):
+        took = None if index in unverified else time_to_decision(packet)
         if took is not None:
             times.setdefault(_text(packet, "ownerRole"), []).append(took)
     returns: Counter[str] = Counter()
@@ -105,6 +138,7 @@ def stats_for(packets: Iterable[Mapping[str, Any]], *, now: datetime, invalid: i
         decision_times=tuple(summarise(owner, values) for owner, values in sorted(times.items())),
         returned_packets=returned_packets, returns_by_field=_sorted(returns),
         warnings=tuple(repeat_warnings(returns, repeat_threshold)),
+        unverified=len(unverified),
     )
 
 

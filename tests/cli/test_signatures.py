@@ -384,3 +384,100 @@ def test_the_python_api_signs_and_reports(signed: Path, keys: dict[str, Path]) -
     assert state.verified is True and state.settled
     [verdict] = api.verify_packets(workspace)
     assert verdict.verified and verdict.by == MARIA
+
+
+# -- list, stats and show judge a decision as status, wait, lint and verify do ------------------
+
+
+def forged_and_signed(run: Any, signed: Path, keys: dict[str, Path]) -> None:
+    """RUN hand-decided by the agent (no signature); 'real' decided by Maria with her key."""
+    root = signed.parent.parent
+    write_packet(root, "real.md", recent_packet(run_id="real"))
+    assert run("decide", "real", "-o", "offer credit", "--as", MARIA, "--key",
+               str(keys["maria"])).exit_code == 0
+    digest = json.loads(run("show", RUN, "--format", "json").stdout)["digest"]
+    forge(signed, {"option": "approve refund", "by": MARIA, "at": iso(datetime.now(
+        timezone.utc)), "note": None, "digest": digest})
+
+
+def test_list_never_shows_a_forged_decision_as_a_real_one(run: Any, signed: Path,
+                                                          keys: dict[str, Path]) -> None:
+    forged_and_signed(run, signed, keys)
+    rows = {r["runId"]: r for r in json.loads(run("list", "--format", "json").stdout)}
+    assert (rows[RUN]["status"], rows[RUN]["verified"]) == ("decided", False)
+    assert rows[RUN]["verification"] == "the decision is not signed"
+    assert rows["real"]["verified"] is True
+    table = run("list").stdout
+    forged_line = next(line for line in table.splitlines() if RUN in line)
+    real_line = next(line for line in table.splitlines() if line.lstrip().startswith("real"))
+    assert "decided (NOT VERIFIED)" in forged_line and "NOT VERIFIED" not in real_line
+
+
+def test_stats_count_a_forged_decision_apart(run: Any, signed: Path,
+                                             keys: dict[str, Path]) -> None:
+    forged_and_signed(run, signed, keys)
+    data = json.loads(run("stats", "--format", "json").stdout)
+    assert data["unverifiedDecisions"] == 1
+    assert data["timeToDecision"]["customer-success-lead"]["count"] == 1  # only the real one
+    assert "1 recorded decision (NOT VERIFIED)" in run("stats").stdout
+
+
+def test_show_prints_the_verdict(run: Any, signed: Path, keys: dict[str, Path]) -> None:
+    forged_and_signed(run, signed, keys)
+    view = run("show", RUN).stdout
+    assert "NOT VERIFIED: the decision is not signed" in view
+    assert "decided (NOT VERIFIED)" in view
+    data = json.loads(run("show", RUN, "--format", "json").stdout)
+    assert (data["verified"], data["verification"]) == (False, "the decision is not signed")
+    assert "Signature: **NOT VERIFIED**: the decision is not signed" in run(
+        "show", RUN, "--format", "markdown").stdout
+    real = run("show", "real").stdout
+    assert "Signature" in real and "verified" in real and "NOT VERIFIED" not in real
+    assert json.loads(run("show", "real", "--format", "json").stdout)["verified"] is True
+
+
+def test_without_signatures_list_and_show_say_nothing_of_them(run: Any, root: Path) -> None:
+    write_packet(root, f"{RUN}.md", recent_packet())
+    assert run("decide", RUN, "-o", "1", "--as", MARIA).exit_code == 0
+    assert json.loads(run("list", "--format", "json").stdout)[0]["verified"] is None
+    assert "Signature" not in run("show", RUN).stdout
+    assert "unverifiedDecisions\": 0" in run("stats", "--format", "json").stdout
+
+
+def test_list_verifies_each_decision_once_and_again_when_it_or_the_signers_change(
+        run: Any, signed: Path, keys: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Count real ssh-keygen runs through a wrapper first on PATH.
+    bin_dir, log = tmp_path / "bin", tmp_path / "ssh-keygen.log"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "ssh-keygen"
+    wrapper.write_text(f"#!/bin/sh\necho run >> '{log}'\nexec '{shutil.which('ssh-keygen')}' "
+                       "\"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    forged_and_signed(run, signed, keys)
+    root = signed.parent.parent
+    for number in range(32):  # enough files for list to keep its cache
+        write_packet(root, f"open-{number}.md", recent_packet(run_id=f"open-{number}"))
+
+    def runs() -> int:
+        count = len(log.read_text().splitlines()) if log.exists() else 0
+        log.unlink(missing_ok=True)
+        return count
+
+    def listed() -> dict[str, Any]:
+        result = run("list", "--format", "json")
+        assert result.exit_code == 0, result.output
+        return {r["runId"]: r for r in json.loads(result.stdout)}
+
+    runs()
+    assert listed()["real"]["verified"] is True and runs() == 2  # find-principals, verify
+    assert listed()["real"]["verified"] is True and runs() == 0  # from the cache
+    signers = root / ".handoff-signers" / "allowed"
+    signers.write_text(signers.read_text().replace(f"{MARIA} ", "nobody@example.com "))
+    assert listed()["real"]["verified"] is False and runs() == 1  # the signers changed
+    signers.write_text(signers_text(keys))
+    real = root / "packets" / "real.md"
+    real.write_text(real.read_text().replace("1,240.00 EUR", "1,250.00 EUR"))
+    assert "edited after the decision" in listed()["real"]["verification"]
+    assert listed()[RUN]["verified"] is False

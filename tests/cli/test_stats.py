@@ -77,6 +77,7 @@ def test_stats_json(run: Any, mixed: Path) -> None:
             "'orderFile' was missing in 3 returns: change the agent's design (instructions, "
             "tools or template) so that it collects orderFile; reviewers should not keep "
             "asking for it"],
+        "unverifiedDecisions": 0,
     }
     assert "handoff: warning: 'orderFile' was missing in 3 returns" in result.stderr
 
