@@ -126,7 +126,8 @@ def edit(
     from .packets import packet_input
 
     workspace = current_workspace(ctx)
-    given = packet_input(set_, evidence, option, from_json, body)
+    given = packet_input(set_, evidence, option, from_json, body,
+                         workspace.settings.max_file_bytes)
     identity = resolve_identity(as_)
     done = written(workspace, push,
                    lambda: update_packet(workspace, packet, given, identity, remove=unset))
