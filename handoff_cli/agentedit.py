@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import PacketError, UsageError
+from .errors import ConflictError, PacketError, UsageError
 from .packet import MANAGED_KEYS, LoadFailure, Packet
 from .timeutil import iso, now_utc
 from .workspace import Workspace
@@ -18,9 +18,9 @@ from .workspace import Workspace
 if TYPE_CHECKING:
     from .api import PacketInput
 
-# An agent edits a packet that still waits for a person (or one returned to it); once decided,
-# withdrawn, closed or resolved, a packet is a record and nobody edits it.
-EDITABLE = frozenset({"open", "returned"})
+# An agent edits a packet that still waits for a person. Once decided, returned, withdrawn,
+# closed or resolved it is a record (a return is answered by resubmit, which re-queues it).
+EDITABLE = frozenset({"open"})
 # Who the packet is and whom it goes to are not the agent's to change by an edit either: the
 # runId names the file and the lock, the type picks the runbook's rules, the runbook the owner.
 FIXED_KEYS = frozenset({"runId", "handoffType", "ownerRole"})
@@ -55,16 +55,21 @@ def edit_packet(workspace: Workspace, ref: str | Path, change: Change,
     `kind`) and returns the new whole text, or a mapping of top-level keys to set (byte-
     preserving the rest), or None for no change. The new text must load as a packet and keep
     every key handoff manages (status, decision, history, ...) and runId, handoffType and
-    ownerRole as they were (UsageError, nothing written); only an open or returned packet is
-    edited (ConflictError, exit 3). An "edited" event naming the keys goes into its history,
-    and it is written atomically only if the file still holds what `change` was given: a writer
-    that did not take the lock is never overwritten (ConflictError "changed while deciding").
+    ownerRole as they were (UsageError, nothing written); only an open packet is edited
+    (ConflictError, exit 3; a returned one is answered with `resubmit`). An "edited" event
+    naming the keys goes into its history, and it is written atomically only if the file still
+    holds what `change` was given: a writer that did not take the lock is never overwritten
+    (ConflictError "changed while deciding").
     """
     from .decisions import _history, check_in_queue, check_status, locked
 
     with locked(workspace, ref, timeout) as packet:
         shown = workspace.relative(packet.path)
         check_in_queue(workspace, packet)
+        if packet.status == "returned":
+            raise ConflictError("was returned to the agent: supply what is missing with "
+                                "'handoff resubmit' (it sets keys, evidence and the body, and "
+                                "puts the packet back in the queue); nothing written", shown)
         check_status(workspace, packet, EDITABLE, "edit")
         before = packet.text
         run_id = packet.run_id or packet.path.stem

@@ -284,12 +284,12 @@ def tool_specs(workspace: Workspace) -> list[dict[str, Any]]:
                              "description": "What the agent did after the decision."}}},
          "outputSchema": STATUS_OUTPUT},
         {"name": "update_handoff", "readOnlyHint": False,
-         "description": "Change your open (or returned) packet while it waits: set keys (a "
+         "description": "Change your open packet while it waits: set keys (a "
                         "dotted key like evidence.log sets one entry), remove keys, or replace "
                         "the narrative. Done under the packet's lock and refused (conflict) "
                         "when someone wrote it meanwhile: read it and retry. The keys handoff "
                         "manages, runId, handoffType and ownerRole cannot be changed, and a "
-                        "decided packet is not edited.",
+                        "decided or returned packet is not edited.",
          "inputSchema": {"type": "object", "required": ["runId"],
                          "additionalProperties": False, "properties": {
                              "runId": RUN_ID_INPUT,

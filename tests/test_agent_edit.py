@@ -93,6 +93,16 @@ def test_a_decided_packet_is_not_edited(workspace: Workspace, root: Path) -> Non
     assert path.read_text(encoding="utf-8") == decided
 
 
+def test_a_returned_packet_is_answered_by_resubmit_not_edited(workspace: Workspace,
+                                                              root: Path) -> None:
+    path = write_packet(root, f"{RUN}.md", SEED_MD)
+    api.return_packet(workspace, RUN, ["orderFile"], identity=MARIA)
+    returned = path.read_text(encoding="utf-8")
+    with pytest.raises(ConflictError, match="handoff resubmit"):
+        api.update_packet(workspace, RUN, api.PacketInput(values={"agentGoal": "x"}))
+    assert path.read_text(encoding="utf-8") == returned
+
+
 @pytest.mark.parametrize("broken, why", [
     (lambda p: p.text.replace("options:\n", "options: [\n"), "does not make a valid packet"),
     (lambda p: "no frontmatter at all\n", "does not make a valid packet"),

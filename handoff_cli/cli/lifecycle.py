@@ -117,7 +117,7 @@ def edit(
                                       help="Who edits it (history; default: agent)."),
     push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
-    """Edit an open or returned packet safely: under its lock, refused (exit 3) if another
+    """Edit an open packet safely: under its lock, refused (exit 3) if another
     writer changed it meanwhile; the keys handoff manages, runId, handoffType and ownerRole
     cannot be set."""
     from ..agentedit import update_packet
