@@ -114,7 +114,8 @@ def edit(
     body: str | None = typer.Option(None, "--body", metavar="TEXT|-",
                                        help="Replace the narrative (- reads stdin)."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
-                                      help="Who edits it (history; default: agent)."),
+                                      help="Who edits it (history; default: $HANDOFF_USER, git "
+                                           "email, else agent)."),
     push: bool | None = typer.Option(None, "--push/--no-push", help=PUSH_HELP),
 ) -> None:
     """Edit an open packet safely: under its lock, refused (exit 3) if another
