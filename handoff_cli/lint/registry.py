@@ -69,6 +69,7 @@ RULES: tuple[Rule, ...] = (
     Rule("H704", "status-inconsistent", "error", "status and decision disagree (e.g. decided without a decision)."),
     Rule("H705", "due-too-late", "error", "dueBy is later than the runbook allows (createdAt, or the last escalation, plus the type's timeToDecide)."),
     Rule("H706", "escalation-unrecorded", "error", "escalatedTo is set without the 'escalated' history event that 'handoff route' records."),
+    Rule("H707", "managed-time-invalid", "error", "createdAt or dueBy is not a timestamp (or lies past the ends of the calendar), so no due time or escalation applies ('handoff route' repairs it)."),
     # Signatures (decisions.signatures in handoff.yaml)
     Rule("H801", "signature-missing", "error", "With decisions.signatures required, a recorded decision or return is not signed."),
     Rule("H802", "signature-invalid", "error", "A decision's signature does not verify: wrong signer, not in the allowed-signers file, revoked, or not for this packet and decision."),

@@ -406,8 +406,15 @@ def check_decision(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
 
 
 def check_managed(packet: Packet, ctx: LintContext) -> Iterator[Issue]:
-    """H705-H706: managed keys an agent may not set agree with the history and the runbook."""
+    """H705-H707: managed keys an agent may not set agree with the history and the runbook."""
     data = packet.data
+    for key in ("createdAt", "dueBy"):
+        # A time no one can read would exempt the packet from its due time and escalation.
+        if key in data and parse_iso(data[key]) is None:
+            value = data[key]
+            shown = f"'{value[:60]}'" if isinstance(value, str) else f"(a {type(value).__name__})"
+            yield Issue("H707", (key,), f"{key} {shown} is not a timestamp (ISO 8601 within "
+                        "the calendar); 'handoff route' repairs it")
     due, latest = parse_iso(data.get("dueBy")), runbook_due(ctx.runbook, data)
     if due is not None and latest is not None and due > latest:
         yield Issue("H705", ("dueBy",), f"dueBy {data.get('dueBy')} is later than the runbook "
