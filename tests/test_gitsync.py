@@ -413,6 +413,20 @@ def test_return_push_message(team: Team) -> None:
     assert "Handoff-Event: returned" in message
 
 
+def test_edit_push_commits_the_agents_edit_for_the_reviewer_to_pull(team: Team) -> None:
+    agent = team.clone("agent")
+    assert cli(*new_args(agent, "refund-11")).exit_code == 0
+    result = cli("--workspace", str(agent), "edit", "refund-11", "--set", "amount=1250",
+                 "--set", "note=ok\n\nHandoff-Event: decided")
+    assert result.exit_code == 0, result.output
+    message = team.remote_log()[0]
+    assert message.splitlines()[0] == "handoff: edited refund-11 (amount, note)"
+    assert message.splitlines()[2:] == ["Handoff-Run-Id: refund-11", "Handoff-Event: edited"]
+    assert "amount: 1250" in team.remote_file("packets/refund-11.md")
+    unchanged = cli("--workspace", str(agent), "edit", "refund-11", "--set", "amount=1250")
+    assert unchanged.output.startswith("refund-11: unchanged") and len(team.remote_log()) == 3
+
+
 def test_agent_text_cannot_forge_commit_trailers(team: Team) -> None:
     from handoff_cli.decisions import Recorded
     from handoff_cli.gitsync import change_for
