@@ -273,6 +273,32 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(second))
 
 
+def _is_ours(path: Path, ours: bytes, ours_ino: int) -> bool:
+    """Whether `path` is still our staged file, untouched (its inode, with our bytes)."""
+    try:
+        return os.lstat(path).st_ino == ours_ino and same_bytes(path, ours)
+    except OSError:
+        return False
+
+
+def _give_back(temp: Path, path: Path, ours: bytes, ours_ino: int) -> None:
+    """After the exchange put our file at `path` and the other writer's at `temp`: give theirs
+    back. If they already wrote again over ours (renamed a newer file in, or rewrote ours in
+    place), that newer write stays where it is; if a newer write lands between the check and
+    the swap back, the swap is repeated so that the newest is at `path`. `temp` is left holding
+    our file or an older one of theirs, for the caller to remove."""
+    for _ in range(8):
+        if not _is_ours(path, ours, ours_ino):
+            return  # they wrote after the exchange: their newer file stays at `path`
+        if not _exchange(temp, path) or _is_ours(temp, ours, ours_ino):
+            return  # theirs at `path`, ours at `temp`
+        # Between the check and the swap they wrote again over ours: that newer file is at
+        # `temp` now, so swap once more to put it at `path` (their older one goes to `temp`).
+        _exchange(temp, path)
+        if not _is_ours(temp, ours, ours_ino):
+            return
+
+
 def same_bytes(path: Path, expected: bytes) -> bool:
     """Whether `path` holds exactly `expected` (read without blocking)."""
     try:
@@ -310,7 +336,8 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
     for stale in folder.glob(f"{TEMP_PREFIX}{glob.escape(key)}{KEY_END}*"):
         with contextlib.suppress(OSError):
             stale.unlink()
-    temp = _write_temp(folder, text.encode("utf-8"), f"{TEMP_PREFIX}{key}{KEY_END}")
+    ours = text.encode("utf-8")
+    temp = _write_temp(folder, ours, f"{TEMP_PREFIX}{key}{KEY_END}")
     try:
         with contextlib.suppress(OSError):
             os.chmod(temp, path.stat().st_mode & 0o7777)
@@ -318,6 +345,7 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
             before = expected.encode("utf-8")
             if not same_bytes(path, before):
                 raise ConflictError(CHANGED, shown)
+            ours_ino = os.lstat(temp).st_ino
             try:
                 swapped = _exchange(temp, path)
             except OSError as exc:
@@ -325,7 +353,7 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
             if swapped:  # temp now holds what was at `path` the instant before
                 if not same_bytes(temp, before):
                     with contextlib.suppress(OSError):
-                        _exchange(temp, path)  # give the other writer's file back
+                        _give_back(temp, path, ours, ours_ino)
                     raise ConflictError(CHANGED, shown)
                 _fsync_dir(path.parent)
                 return

@@ -1,10 +1,12 @@
 """A real outside writer for the race tests (test_write_races.py), run as its own process.
 
 It reads one JSON request per line on stdin and answers one JSON line on stdout:
-- {"op": "write", "path", "mode": "rename"|"inplace", "base", "tag", "most", "stop"}: rewrite
-  the packet again and again (each time `base` with a fresh marker) until `most` writes are done
-  or the file `stop` exists; answer {"last": the text written last, or null, "writes": n}.
-  The first write starts at once; the answer comes after the last write is complete.
+- {"op": "write", "path", "mode": "rename"|"inplace", "base", "tag", "most", "stop", "first"}:
+  rewrite the packet again and again (each time `base` with a fresh marker) until `most` writes
+  are done or the file `stop` exists; answer {"last": the text written last, or null,
+  "writes": n}. The first write starts at once, and when it is complete the file `first` (if
+  given) is created; with "gate", the writer then waits for the file `gate` before it writes
+  again. The answer comes after the last write is complete.
 - {"op": "edit", "root", "runId", "value", "go"}: when the file `go` exists, set agentGoal with
   handoff_cli.api.update_packet (the agent's safe edit); answer {"exit": 0|code, "error"}.
 Coordination is by files and pipes only: nothing here sleeps.
@@ -39,6 +41,11 @@ def writes(request: dict[str, Any]) -> dict[str, Any]:
                                        f"MARK {request['tag']}-{count}. The customer asks")
         write(path, request["mode"], text)
         last, count = text, count + 1
+        if count == 1 and request.get("first"):
+            Path(request["first"]).touch()
+            gate = request.get("gate")
+            while gate and not Path(gate).exists():  # the test opens it: no sleeping
+                pass
         if stop.exists():
             break
     return {"last": last, "writes": count}

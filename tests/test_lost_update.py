@@ -130,3 +130,35 @@ def test_conflict_names_the_packet_relative_to_the_workspace(
     result = CliRunner().invoke(app, ["-w", str(root), "decide", RUN, "--option", "1",
                                       "--as", MARIA, "--yes"])
     assert f"error: packets/{RUN}.md: changed while deciding" in result.output
+
+
+@pytest.mark.parametrize("late_write", ["between the swaps", "during the swap back"])
+def test_their_newest_write_stays_when_they_write_twice_around_the_swap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, late_write: str) -> None:
+    # They write once just before the exchange (so ours must be swapped back out) and once
+    # more, either before the swap back begins or in the instant before the swap back itself:
+    # their second (newest) write must be the file that stays.
+    path = tmp_path / "p.md"
+    path.write_text("original\n", encoding="utf-8")
+    real = store._exchange
+    if not real(path, path):
+        pytest.skip("this platform has no atomic exchange (renameat2)")
+    calls: list[int] = []
+
+    def racing(first: Path, second: Path) -> bool:
+        calls.append(1)
+        if len(calls) == 1:
+            outside_write(path, "theirs 1\n")
+            swapped = real(first, second)
+            if late_write == "between the swaps":
+                outside_write(path, "theirs 2\n")
+            return swapped
+        if len(calls) == 2 and late_write == "during the swap back":
+            outside_write(path, "theirs 2\n")
+        return real(first, second)
+
+    monkeypatch.setattr(store, "_exchange", racing)
+    with pytest.raises(ConflictError):
+        store.replace_file(tmp_path / "state", path, "p", "ours\n", expected="original\n")
+    assert path.read_text(encoding="utf-8") == "theirs 2\n"
+    assert not list((tmp_path / "state" / "tmp").iterdir())

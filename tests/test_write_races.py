@@ -104,13 +104,18 @@ def one_trial(root: Path, writer: Writer, command: str, mode: str, base: str, ta
     started: list[bool] = []
     if in_window:
         # Unleash the writer at the moment the command, holding the lock, starts its final
-        # check-and-replace: it keeps writing through the check and the swap.
+        # check-and-replace, and go on once its first write is complete: it keeps writing
+        # through the check and the swap.
         real = store.replace_file
+        first = root.parent / f"first-{tag}"
+        request["first"] = str(first)
 
         def unleash(*args: Any, **kwargs: Any) -> Any:
             if not started:
                 started.append(True)
                 writer.send(**request)
+                while not first.exists():  # a file, not a clock: no sleeping
+                    assert writer.process.poll() is None, "the writer process died"
             return real(*args, **kwargs)
 
         monkeypatch.setattr(store, "replace_file", unleash)
@@ -153,9 +158,9 @@ def test_an_outside_writer_racing_a_command_never_loses_its_write(
     for trial in range(TRIALS):
         outcomes[one_trial(root, writer, command, mode, base, f"t{trial}", trial % 2 == 1,
                            rng, monkeypatch)] += 1
-    # Half the trials unleash the writer inside the command's final window: some of those are
-    # refused (exit 3), so the check that keeps their write is exercised, not just allowed.
-    assert outcomes["refused, theirs kept"] >= 1, outcomes
+    # Half the trials unleash the writer inside the command's final window, after its first
+    # write: those are refused, so the check that keeps their write is exercised every time.
+    assert outcomes["refused, theirs kept"] >= TRIALS // 2, outcomes
 
 
 def test_an_agents_edit_racing_a_decide_one_wins_cleanly(root: Path, writer: Writer) -> None:
@@ -183,3 +188,39 @@ def test_an_agents_edit_racing_a_decide_one_wins_cleanly(root: Path, writer: Wri
             assert "already decided" in edit["error"] or "changed" in edit["error"]
         outcomes[f"decide {decided.exit_code}, edit {edit['exit']}"] += 1
     assert sum(outcomes.values()) == TRIALS
+
+
+@pytest.mark.parametrize("mode", ["rename", "inplace"])
+def test_a_write_between_the_swap_and_the_swap_back_is_kept(
+        root: Path, writer: Writer, mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The narrowest window: the other writer replaces the packet just before decide's atomic
+    exchange (so decide must give their file back) and writes again just after it. Their
+    newer write must be the one that stays."""
+    if not store._exchange(root / "handoff.yaml", root / "handoff.yaml"):
+        pytest.skip("this platform has no atomic exchange (renameat2)")
+    path = write_packet(root, f"{RUN}.md", SEED_MD)
+    first, gate, stop = root.parent / "first", root.parent / "gate", root.parent / "stop"
+    real = store._exchange
+    calls: list[int] = []
+
+    def racing(one: Path, two: Path) -> bool:
+        calls.append(1)
+        if len(calls) == 1:  # decide's swap of its staged file: the writer strikes around it
+            writer.send(op="write", path=str(path), mode=mode, base=SEED_MD, tag="w",
+                        most=2, stop=str(stop), first=str(first), gate=str(gate))
+            while not first.exists():
+                assert writer.process.poll() is None
+            swapped = real(one, two)
+            gate.touch()  # now their second (and last) write, after the swap, before the swap back
+            answer = writer.answer()
+            assert answer["writes"] == 2
+            racing.last = answer["last"]  # type: ignore[attr-defined]
+            return swapped
+        return real(one, two)
+
+    monkeypatch.setattr(store, "_exchange", racing)
+    result = CliRunner().invoke(app, ["-w", str(root), *COMMANDS["decide"][0]])
+    monkeypatch.undo()
+    assert result.exit_code == 3 and "changed while deciding" in result.output, result.output
+    assert path.read_text(encoding="utf-8") == racing.last  # type: ignore[attr-defined]
+    assert not list((root / ".handoff" / "tmp").iterdir())
