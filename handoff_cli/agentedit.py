@@ -97,7 +97,8 @@ def edit_packet(workspace: Workspace, ref: str | Path, change: Change,
         from .store import lock_key, replace_file
 
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path),
-                     text, expected=before, shown=shown)
+                     text, expected=before, shown=shown,
+                     limit=workspace.settings.max_file_bytes)
     return Edited(packet.path, run_id, keys, body, event)
 
 

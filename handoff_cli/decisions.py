@@ -189,7 +189,7 @@ def write_keys(workspace: Workspace, packet: Packet, updates: Mapping[str, Any])
     from .store import lock_key, replace_file
 
     replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
-                 expected=packet.text,
+                 expected=packet.text, limit=workspace.settings.max_file_bytes,
                  shown=workspace.relative(packet.path))
 
 

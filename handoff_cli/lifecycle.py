@@ -237,7 +237,7 @@ def resubmit(workspace: Workspace, ref: str | Path, given: PacketInput | None = 
 
         check_size(text, workspace.settings.max_file_bytes, shown)
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
-                     expected=packet.text,
+                     expected=packet.text, limit=workspace.settings.max_file_bytes,
                      shown=workspace.relative(packet.path))
     return recorded(workspace, packet, "open", event, hook_event="resubmitted")
 

@@ -155,11 +155,12 @@ def apply_plan(workspace: Workspace, packet: Packet, plan: Plan) -> None:
     """Write the plan: edit in place atomically, or create the new file and then remove the old."""
     from .editing import set_keys
     from .errors import ConflictError
-    from .store import CHANGED, create_new, lock_key, replace_file, same_bytes
+    from .store import CHANGED, check_bound, create_new, lock_key, replace_file, same_bytes
 
     if not plan.changes:
         return
     text = set_keys(packet.text, packet.kind, plan.updates, plan.remove)  # type: ignore[arg-type]
+    check_bound(text, workspace.settings.max_file_bytes, workspace.relative(packet.path))
     if plan.move_to is None:
         replace_file(workspace.state_dir, packet.path, lock_key(packet.run_id, packet.path), text,
                      expected=packet.text,

@@ -312,8 +312,22 @@ def same_bytes(path: Path, expected: bytes) -> bool:
         return False
 
 
+def check_bound(text: str, limit: int | None, shown: Path | str) -> None:
+    """Refuse (PacketError) to write a packet larger than the bound every command reads
+    packets within (lint.maxFileBytes): no command could open it again."""
+    from .errors import PacketError
+
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if limit is not None and size > limit:
+        raise PacketError(f"writing it would make the packet {size} bytes, over "
+                          f"lint.maxFileBytes ({limit}), and no command could open it; nothing "
+                          "written: have the agent shorten it, or raise lint.maxFileBytes in "
+                          "handoff.yaml", shown)
+
+
 def replace_file(state_dir: Path, path: Path, key: str, text: str,
-                 expected: str | None = None, shown: Path | str | None = None) -> None:
+                 expected: str | None = None, shown: Path | str | None = None,
+                 limit: int | None = None) -> None:
     """Atomically replace `path`, staging under state_dir/tmp (call it holding the lock of
     `key`: temporary files a killed writer of `key` left behind are removed first).
 
@@ -322,11 +336,12 @@ def replace_file(state_dir: Path, path: Path, key: str, text: str,
     ConflictError, and their version stays. On Linux the check and the swap are one atomic
     exchange; elsewhere the window is the instant between a final re-read and the rename. A
     packet that is a symlink is written through it. Errors name `shown`
-    (the path as the user knows it) when given.
+    (the path as the user knows it) when given. Text over `limit` bytes is refused.
     """
     import glob
 
     shown = path if shown is None else shown
+    check_bound(text, limit, shown)
     if expected is not None and path.is_symlink():
         # A packet linked from the queue (loading already checked the link stays inside the
         # workspace) is written through its link, so the link and the one file remain.

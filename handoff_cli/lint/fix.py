@@ -105,6 +105,7 @@ def _write(workspace: Workspace, file_fix: FileFix, rules: set[str], actor: str,
            now: datetime) -> None:
     """Write under the packet's lock, planned again from the file as it is now."""
     from ..editing import EditError
+    from ..errors import PacketError
     from ..store import lock_key, packet_lock, replace_file
 
     try:
@@ -127,9 +128,13 @@ def _write(workspace: Workspace, file_fix: FileFix, rules: set[str], actor: str,
         except EditError as exc:
             file_fix.note = f"not fixed: cannot edit it safely: {exc}"
             return
-        replace_file(workspace.state_dir, fresh.path, lock_key(fresh.run_id, fresh.path), after,
-                     expected=fresh.text,
-                     shown=workspace.relative(fresh.path))
+        try:
+            replace_file(workspace.state_dir, fresh.path, lock_key(fresh.run_id, fresh.path),
+                         after, expected=fresh.text, shown=workspace.relative(fresh.path),
+                         limit=workspace.settings.max_file_bytes)
+        except PacketError as exc:  # the fix would take it over the size bound
+            file_fix.note = f"not fixed: {exc.message}"
+            return
         file_fix.fixes, file_fix.before, file_fix.after = fixes, fresh.text, after
         file_fix.written = True
 
