@@ -395,7 +395,7 @@ def cached_verdict(workspace: Workspace, path: Path, cache: ResultCache | None,
     """decision_verdict of the packet at `path`, from the result cache while the file, the
     settings, runbook and signer files are unchanged (ssh-keygen runs twice per decision, so a
     large queue verifies each decision once); None for a file that does not load."""
-    from .cache import cacheable_stat
+    from .cache import cacheable_stat, content_hash
     from .packet import LoadFailure, load_packet
 
     absolute = os.path.abspath(path)
@@ -421,7 +421,7 @@ def cached_verdict(workspace: Workspace, path: Path, cache: ResultCache | None,
             "key": key, "path": verdict.path, "runId": verdict.run_id,
             "status": verdict.status, "state": verdict.state, "by": verdict.by,
             "at": verdict.at, "reason": verdict.reason}
-        cache.put(absolute, st, packet.text.encode("utf-8"), "verdict", value)
+        cache.put(absolute, st, content_hash(packet.text.encode("utf-8")), "verdict", value)
     return verdict
 
 
