@@ -139,6 +139,16 @@ def list_queue(workspace: Workspace, *, owners: Sequence[str] | None = None,
 
     `owners=None` means any owner; an empty sequence matches nothing (a person in no role).
     """
+    from .lint.engine import gc_paused
+
+    with gc_paused():
+        return _list_queue(workspace, owners, status, handoff_type, overdue, exceptions, now,
+                           use_cache)
+
+
+def _list_queue(workspace: Workspace, owners: Sequence[str] | None, status: str | None,
+                handoff_type: str | None, overdue: bool, exceptions: bool,
+                now: datetime | None, use_cache: bool) -> list[QueueEntry]:
     check_filters(workspace, owners, status, handoff_type)
     now = now or now_utc()
     folder = workspace.exceptions_dir if exceptions else workspace.packets_dir

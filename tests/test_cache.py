@@ -541,3 +541,37 @@ def test_warm_run_trusts_only_the_runbook_it_was_saved_against(run: Any, root: P
     runbook.write_text(runbook.read_text() + "\nroles: [not, a, mapping]\n")
     result = run("lint")
     assert result.exit_code == 2 and "runbooks/default.yaml" in result.stderr
+
+
+def test_collector_paused_during_a_run_and_restored(root: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """lint and list pause the cyclic garbage collector while they run and restore it after,
+    also when the run fails, and leave it off for a caller that turned it off."""
+    import gc
+
+    from handoff_cli.queue import list_queue
+
+    seed_packets(root, 2)
+    workspace = open_workspace(root)
+    seen: list[bool] = []
+    real = engine.check_file
+
+    def spy(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(engine, "check_file", spy)
+    assert gc.isenabled()
+    assert lint_paths(workspace, use_cache=False) == []
+    assert seen == [False, False] and gc.isenabled()
+    assert [e.lint_errors for e in list_queue(workspace, use_cache=False)] == [0, 0]
+    assert seen == [False] * 4 and gc.isenabled()
+    with pytest.raises(Exception, match="unknown status"):
+        list_queue(workspace, status="bogus")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        lint_paths(workspace, use_cache=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -6,10 +6,11 @@ Per-file results come from the cache (cache.py) or from checking the file; cross
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -122,6 +123,24 @@ class Checked(NamedTuple):
                        key)
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a large run: it builds many containers
+    that last to its end (results, the cache's entries) and next to no cycles, which the
+    collector would scan again and again (a fifth of a cold run of 10,000 files, and growing
+    with the run). Reference counting still frees everything else at once."""
+    import gc
+
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: bool = True,
                workers: int | None = None, shared: ResultCache | None = None,
                targets: Sequence[Target] | None = None) -> list[Finding]:
@@ -133,6 +152,13 @@ def lint_paths(workspace: Workspace, paths: Sequence[Path] = (), *, use_cache: b
     `targets` are the files to lint when the caller listed them already (with `paths` not
     empty: a run of named files, not a whole run).
     """
+    with gc_paused():
+        return _lint_paths(workspace, paths, use_cache, workers, shared, targets)
+
+
+def _lint_paths(workspace: Workspace, paths: Sequence[Path], use_cache: bool,
+                workers: int | None, shared: ResultCache | None,
+                targets: Sequence[Target] | None) -> list[Finding]:
     placeholders = template_placeholders(workspace)
     evidence_memo: dict[str, tuple[bool, str | None]] = {}
     exceptions_prefix = os.path.abspath(workspace.exceptions_dir) + os.sep
