@@ -182,7 +182,9 @@ def update_packet(workspace: Workspace, ref: str | Path, given: PacketInput,
     check_body(body)
 
     def change(packet: Packet) -> str:
-        updates = _updates(packet, given)
+        from .lifecycle import supplied_updates
+
+        updates = supplied_updates(packet, given, fixed=frozenset(), action="an edit")
         for key in remove:
             updates.pop(key, None)
         from .editing import EditError, set_keys
@@ -202,29 +204,3 @@ def update_packet(workspace: Workspace, ref: str | Path, given: PacketInput,
 
     return edit_packet(workspace, ref, change, identity, now, timeout=timeout)
 
-
-def _updates(packet: Packet, given: PacketInput) -> dict[str, Any]:
-    data = packet.data
-    updates: dict[str, Any] = {}
-    evidence: dict[str, Any] = {}
-    for key, value in (given.from_json or {}).items():
-        if key == "body":
-            continue
-        if key == "evidence" and isinstance(value, dict):
-            evidence.update(value)
-        else:
-            updates[key] = value
-    for key, value in given.values.items():
-        head, _, tail = key.partition(".")
-        if tail:
-            current = updates.get(head, data.get(head))
-            updates[head] = {**(current if isinstance(current, dict) else {}), tail: value}
-        else:
-            updates[key] = value
-    evidence.update(given.evidence)
-    if evidence:
-        current = updates.get("evidence", data.get("evidence"))
-        updates["evidence"] = {**(current if isinstance(current, dict) else {}), **evidence}
-    if given.options:
-        updates["options"] = [dict(option) for option in given.options]
-    return updates

@@ -132,17 +132,21 @@ def _refuse_missing(workspace: Workspace, path: Path, left: Sequence[str]) -> Pa
                        "and resubmit; nothing recorded", workspace.relative(path))
 
 
-def supplied_updates(packet: Packet, given: PacketInput) -> dict[str, Any]:
+def supplied_updates(packet: Packet, given: PacketInput, *,
+                     fixed: frozenset[str] = frozenset({"handoffType", "runId"}),
+                     action: str = "a resubmission") -> dict[str, Any]:
     """The keys a resubmission sets: the JSON's keys, then --set values (a dotted KEY.SUB merges
     into the mapping), evidence entries added to the packet's evidence, options replacing its
-    options. The packet's identity (handoffType, runId) and managed keys are not the agent's."""
+    options. The packet's identity (`fixed`) and managed keys are not the agent's: skipped in
+    the JSON, refused as --set. `handoff edit` passes no fixed keys (it refuses them itself and
+    checks that the JSON repeats them unchanged)."""
     from .packet import MANAGED_KEYS
 
     data = packet.data
     updates: dict[str, Any] = {}
     evidence: dict[str, Any] = {}
     for key, value in (given.from_json or {}).items():
-        if key in ("handoffType", "runId", "body") or key in MANAGED_KEYS:
+        if key == "body" or key in fixed or key in MANAGED_KEYS:
             continue
         if key == "evidence" and isinstance(value, dict):
             evidence.update(value)
@@ -150,8 +154,8 @@ def supplied_updates(packet: Packet, given: PacketInput) -> dict[str, Any]:
             updates[key] = value
     for key, value in given.values.items():
         head, _, tail = key.partition(".")
-        if head in ("handoffType", "runId") or head in MANAGED_KEYS:
-            raise UsageError(f"'{head}' cannot be changed by a resubmission")
+        if head in fixed or head in MANAGED_KEYS:
+            raise UsageError(f"'{head}' cannot be changed by {action}")
         if tail:
             current = updates.get(head, data.get(head))
             updates[head] = {**(current if isinstance(current, dict) else {}), tail: value}
