@@ -98,9 +98,52 @@ def check_status(workspace: Workspace, packet: Packet, allowed: frozenset[str],
     who = ""
     if isinstance(decision, dict) and decision.get("by"):
         who = f" by {decision.get('by')} at {decision.get('at')}"
+    hint = _unverified_hint(workspace, packet) if status in SUPERSEDABLE else ""
     if status == "decided":
-        raise ConflictError(f"already decided{who}; nothing recorded", shown)
-    raise ConflictError(f"cannot {action} a packet whose status is '{status}'{who}", shown)
+        raise ConflictError(f"already decided{who}{hint}; nothing recorded", shown)
+    raise ConflictError(f"cannot {action} a packet whose status is '{status}'{who}{hint}", shown)
+
+
+# A recorded decision or return whose signature does not verify can be superseded; once the
+# agent acted on it (closed) it is history, to be corrected by a new packet.
+SUPERSEDABLE = frozenset({"decided", "returned"})
+# The rules that judge the recorded decision itself: a decision that supersedes it does not
+# wait for them (they are about what it replaces).
+DECISION_RULES = frozenset({"H701", "H702", "H703", "H704", "H801", "H802"})
+
+
+def _unverified_hint(workspace: Workspace, packet: Packet) -> str:
+    from .signing import decision_verdict, failed
+
+    verdict = decision_verdict(workspace, packet)
+    if verdict is None or not failed(workspace, verdict):
+        return ""
+    return (f", but that decision is NOT VERIFIED ({verdict.reason}): record yours in its "
+            "place with --supersede")
+
+
+def check_supersedable(workspace: Workspace, packet: Packet) -> dict[str, Any]:
+    """Refuse `--supersede` unless the packet's recorded decision or return fails verification
+    (decisions.signatures on); the superseded decision, with why, for the history."""
+    from .signing import decision_verdict, failed
+
+    shown = workspace.relative(packet.path)
+    if workspace.settings.signatures == "off":
+        raise UsageError("--supersede replaces a decision whose signature does not verify, and "
+                         "decisions.signatures is off in handoff.yaml; nothing recorded", shown)
+    if packet.status not in SUPERSEDABLE:
+        state = "open: decide it without --supersede" if packet.status in DECIDABLE else \
+            f"'{packet.status}'"
+        raise ConflictError(f"nothing to supersede: its status is {state}; nothing recorded",
+                            shown)
+    verdict = decision_verdict(workspace, packet)
+    if verdict is None or not failed(workspace, verdict):
+        raise ConflictError(f"its decision verifies (by {verdict.by if verdict else None}); "
+                            "only a decision that does not verify can be superseded; nothing "
+                            "recorded", shown)
+    previous = packet.data.get("decision")
+    return {"status": packet.status, "reason": verdict.reason,
+            "decision": dict(previous) if isinstance(previous, dict) else None}
 
 
 def check_in_queue(workspace: Workspace, packet: Packet) -> None:
@@ -156,12 +199,17 @@ def check_key_flag(workspace: Workspace, key: str | Path | None) -> None:
                            "nothing recorded")
 
 
-def check_can_decide(workspace: Workspace, ref: str | Path, identity: str | None) -> ReviewView:
-    """Before prompting: the packet is open and the reviewer may decide it; its view."""
+def check_can_decide(workspace: Workspace, ref: str | Path, identity: str | None,
+                     supersede: bool = False) -> ReviewView:
+    """Before prompting: the packet is open (or, with `supersede`, holds a decision that does
+    not verify) and the reviewer may decide it; its view."""
     packet = load(workspace, ref)
     check_member(workspace, packet, identity)  # authority before every other refusal
-    check_status(workspace, packet, DECIDABLE, "decide")
-    return view_of(workspace, packet)
+    if not supersede:
+        check_status(workspace, packet, DECIDABLE, "decide")
+        return view_of(workspace, packet)
+    check_supersedable(workspace, packet)
+    return view_of(workspace, packet, lint_errors=lint_errors(workspace, packet, DECISION_RULES))
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -222,10 +270,12 @@ def _check_seen(workspace: Workspace, packet: Packet, seen_digest: str | None) -
 def _record(workspace: Workspace, ref: str | Path, status: str, option: str | None,
             missing: Sequence[str] | None, note: str | None, identity: str | None,
             seen_digest: str | None, now: datetime | None,
-            key: str | Path | None, force: bool = False) -> Recorded:
+            key: str | Path | None, force: bool = False, supersede: bool = False) -> Recorded:
     """Check, sign (outside the lock: a passphrase may take a while) and write a decision or a
     return; under the lock the packet must still be open and hold the content that was signed.
-    A decision (not a return) needs a packet without lint errors, unless `force`."""
+    A decision (not a return) needs a packet without lint errors, unless `force`. With
+    `supersede`, the packet must instead hold a recorded decision that fails verification: it
+    is replaced, and kept in a 'superseded' history event."""
     from .signing import sign_decision, statement
 
     action = "decide" if status == "decided" else "return"
@@ -236,23 +286,25 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
                          "leave --digest out")
     check_key_flag(workspace, key)
 
-    def prepare(packet: Packet) -> tuple[str, str | None, str]:
+    def prepare(packet: Packet) -> tuple[str, str | None, str, dict[str, Any] | None]:
         by = check_member(workspace, packet, identity, now)  # authority before all else
-        check_status(workspace, packet, DECIDABLE, action)
+        superseded = check_supersedable(workspace, packet) if supersede else None
+        if not supersede:
+            check_status(workspace, packet, DECIDABLE, action)
         label = choose_option(option_rows(packet.data), option).label if option is not None \
             else None
-        return by, label, _check_seen(workspace, packet, seen_digest)
+        return by, label, _check_seen(workspace, packet, seen_digest), superseded
 
     first = load(workspace, ref)
-    by, label, digest = prepare(first)
+    by, label, digest, _ = prepare(first)
     if status == "decided" and not force:
-        check_ready(workspace, first)
+        check_ready(workspace, first, DECISION_RULES if supersede else frozenset())
     run_id = first.run_id or first.path.stem
     event_name = "decided" if status == "decided" else "returned"
     signed = statement(run_id, digest, event_name, label, missing, note, by, at)
     signature = sign_decision(workspace, key, signed, by, at)
     with locked(workspace, ref) as packet:
-        by_now, label_now, digest_now = prepare(packet)
+        by_now, label_now, digest_now, superseded = prepare(packet)
         if (by_now, label_now, digest_now, packet.run_id or packet.path.stem) != \
                 (by, label, digest, run_id):
             raise ConflictError("the packet changed while deciding (its content is not what "
@@ -271,16 +323,32 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
         if signature is not None:
             decision["signature"] = signature
             event["signature"] = signature
+        history = _history(packet, event)
+        if superseded is not None:  # kept, before the decision that replaces it
+            history.insert(len(history) - 1, {"event": "superseded", "at": at, "by": by,
+                                              **superseded})
         write_keys(workspace, packet, {"status": status, "decision": decision,
-                                       "history": _history(packet, event)})
+                                       "history": history})
     return recorded(workspace, packet, status, event)
 
 
-def check_ready(workspace: Workspace, packet: Packet) -> None:
-    """Refuse (exit 1) to decide a packet that has lint errors: it is not ready."""
-    from .lint.engine import error_counts
+def lint_errors(workspace: Workspace, packet: Packet, ignore: frozenset[str] = frozenset()) -> int:
+    """The packet's lint errors, as `handoff lint` counts them, but those of the `ignore` rules."""
+    from .lint.engine import error_counts, lint_paths
 
-    errors = error_counts(workspace, [packet.path])[packet.path]
+    if not ignore:
+        return error_counts(workspace, [packet.path])[packet.path]
+    shown = str(packet.path)
+    return sum(1 for finding in lint_paths(workspace, [packet.path])
+               if finding.path == shown and finding.severity == "error"
+               and finding.rule not in ignore)
+
+
+def check_ready(workspace: Workspace, packet: Packet,
+                ignore: frozenset[str] = frozenset()) -> None:
+    """Refuse (exit 1) to decide a packet that has lint errors (but those of the `ignore`
+    rules): it is not ready."""
+    errors = lint_errors(workspace, packet, ignore)
     if errors:
         shown = workspace.relative(packet.path)
         raise NotReadyError(f"not ready: {errors} lint error{'s' if errors != 1 else ''} (see "
@@ -291,7 +359,7 @@ def check_ready(workspace: Workspace, packet: Packet) -> None:
 def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None = None,
            identity: str | None = None, seen_digest: str | None = None,
            now: datetime | None = None, *, key: str | Path | None = None,
-           force: bool = False) -> Recorded:
+           force: bool = False, supersede: bool = False) -> Recorded:
     """Record the owner's decision: status 'decided', `decision` and a history event.
 
     `option` names the option as `choose_option` reads it, like `decide --option`: a number is
@@ -302,22 +370,25 @@ def decide(workspace: Workspace, ref: str | Path, option: str, note: str | None 
     the digest of the view the reviewer saw; a packet whose content changed since is refused
     (ConflictError), as is one already decided, and one with lint errors unless `force`
     (NotReadyError). With decisions.signatures on, the decision is signed with `key` (else
-    $HANDOFF_SIGNING_KEY, else git's ssh signing key).
+    $HANDOFF_SIGNING_KEY, else git's ssh signing key). `supersede` records it in place of a
+    decision or return whose signature does not verify (ConflictError for any other packet);
+    the replaced one stays in the history as a 'superseded' event.
     """
     return _record(workspace, ref, "decided", option, None, note, identity, seen_digest, now,
-                   key, force)
+                   key, force, supersede)
 
 
 def return_packet(workspace: Workspace, ref: str | Path, missing: Sequence[str],
                   note: str | None = None, identity: str | None = None,
                   seen_digest: str | None = None, now: datetime | None = None, *,
-                  key: str | Path | None = None) -> Recorded:
-    """Send the packet back to the agent (status 'returned'), naming what is missing."""
+                  key: str | Path | None = None, supersede: bool = False) -> Recorded:
+    """Send the packet back to the agent (status 'returned'), naming what is missing
+    (`supersede` as for `decide`)."""
     fields = [m.strip() for m in missing if m and m.strip()]
     if not fields:
         raise UsageError("a return must name what is missing: --missing FIELD")
     return _record(workspace, ref, "returned", None, fields, note, identity, seen_digest, now,
-                   key)
+                   key, supersede=supersede)
 
 
 def close(workspace: Workspace, ref: str | Path, outcome: str, identity: str | None = None,

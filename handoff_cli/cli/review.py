@@ -89,6 +89,9 @@ def decide(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     force: bool = typer.Option(False, "--force",
                                help="Decide even though the packet has lint errors."),
+    supersede: bool = typer.Option(False, "--supersede",
+                                   help="Record it in place of a decision whose signature does "
+                                   "not verify; that one stays in the history."),
     as_: str | None = typer.Option(None, "--as", metavar="EMAIL",
                                       help="Who decides (default: $HANDOFF_USER, git email)."),
     key: str | None = typer.Option(None, "--key", metavar="PATH",
@@ -111,7 +114,7 @@ def decide(
     check_key_flag(workspace, key)
     identity = resolve_identity(as_)
     pull_first(workspace, push)  # the reviewer sees, and decides on, the remote's version
-    view = check_can_decide(workspace, packet, identity)
+    view = check_can_decide(workspace, packet, identity, supersede)
     if option is not None:
         choose_option(view.options, option)  # a usage error before anything else
     interactive = option is None and not (return_ and missing)
@@ -127,17 +130,19 @@ def decide(
         if answer.action in ("quit", "skip"):
             typer.echo("Nothing recorded.", err=True)
             raise typer.Exit(EXIT_FAILED)
-    record(workspace, packet, answer, identity, seen, force, key, push)
+    record(workspace, packet, answer, identity, seen, force, key, push, supersede)
 
 
 def record(workspace: Workspace, packet: str, answer: prompting.Answer, identity: str | None,
-           seen: str | None, force: bool, key: str | None, push: bool | None) -> None:
+           seen: str | None, force: bool, key: str | None, push: bool | None,
+           supersede: bool = False) -> None:
     """Write the decision or the return (and push it, with --push), and say so on stdout."""
     from ..decisions import decide, return_packet
 
     if answer.action == "return":
         done = written(workspace, push, lambda: return_packet(
-            workspace, packet, answer.missing, answer.note, identity, seen_digest=seen, key=key))
+            workspace, packet, answer.missing, answer.note, identity, seen_digest=seen, key=key,
+            supersede=supersede))
         typer.echo(safe_text(f"{done.run_id}: returned to the agent (missing: "
                              f"{', '.join(answer.missing)}) by {identity}"))
     else:
@@ -145,7 +150,7 @@ def record(workspace: Workspace, packet: str, answer: prompting.Answer, identity
         assert chosen is not None
         done = written(workspace, push, lambda: decide(
             workspace, packet, chosen, answer.note, identity, seen_digest=seen, key=key,
-            force=force))
+            force=force, supersede=supersede))
         typer.echo(safe_text(f"{done.run_id}: decided '{done.event['option']}' by {identity}"))
     report_hooks(done.hook_problems)
 

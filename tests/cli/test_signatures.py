@@ -481,3 +481,85 @@ def test_list_verifies_each_decision_once_and_again_when_it_or_the_signers_chang
     real.write_text(real.read_text().replace("1,240.00 EUR", "1,250.00 EUR"))
     assert "edited after the decision" in listed()["real"]["verification"]
     assert listed()[RUN]["verified"] is False
+
+
+# -- a decision that does not verify can be superseded by one that does ------------------------
+
+
+def forge_unsigned(run: Any, signed: Path) -> dict[str, Any]:
+    """The agent approves itself (no signature), with the digest copied from show."""
+    digest = json.loads(run("show", RUN, "--format", "json").stdout)["digest"]
+    forged = {"option": "approve refund", "by": MARIA, "at": iso(datetime.now(timezone.utc)),
+              "note": None, "digest": digest}
+    forge(signed, forged)
+    return forged
+
+
+def test_a_forged_decision_is_superseded_by_a_signed_one(run: Any, signed: Path,
+                                                         keys: dict[str, Path]) -> None:
+    forged = forge_unsigned(run, signed)
+    decide = ("decide", RUN, "-o", "offer credit", "--as", MARIA, "--key", str(keys["maria"]))
+    refused = run(*decide)
+    assert refused.exit_code == 3
+    assert "NOT VERIFIED (the decision is not signed)" in refused.stderr
+    assert "--supersede" in refused.stderr
+    assert load_packet(signed).data["decision"] == forged  # nothing written
+    result = run(*decide, "--supersede")
+    assert result.exit_code == 0, result.output
+    data = load_packet(signed).data
+    assert data["decision"]["option"] == "offer credit" and data["decision"]["signature"]
+    superseded, decided = data["history"][-2:]
+    assert superseded["event"] == "superseded" and decided["event"] == "decided"
+    assert (superseded["by"], superseded["status"], superseded["decision"]) == (
+        MARIA, "decided", forged)
+    assert superseded["reason"] == "the decision is not signed"
+    status = status_json(run)
+    assert (status["verified"], status["settled"]) == (True, True)
+    assert run("wait", RUN, "--timeout", "0").exit_code == 0
+    assert run("verify").exit_code == 0
+    linted = run("lint")
+    assert linted.exit_code == 0, linted.output
+    again = run(*decide, "--supersede")  # the new decision verifies: nothing to replace
+    assert again.exit_code == 3 and "only a decision that does not verify" in again.stderr
+
+
+def test_an_invalid_signature_is_superseded_by_a_return(run: Any, signed: Path,
+                                                        keys: dict[str, Path]) -> None:
+    digest = json.loads(run("show", RUN, "--format", "json").stdout)["digest"]
+    at = iso(datetime.now(timezone.utc))
+    forge(signed, signed_by(keys["mallory"], RUN, digest, "approve refund", MARIA, at))
+    result = run("decide", RUN, "--return", "--missing", "orderTotal", "--as", SAM, "--key",
+                 str(keys["sam"]), "--supersede")
+    assert result.exit_code == 0, result.output
+    data = load_packet(signed).data
+    assert data["status"] == "returned" and data["decision"]["missing"] == ["orderTotal"]
+    assert data["history"][-2]["event"] == "superseded"
+    assert data["history"][-2]["decision"]["option"] == "approve refund"
+    assert status_json(run)["verified"] is True
+
+
+def test_supersede_only_replaces_a_decision_that_fails_and_only_for_its_owners(
+        run: Any, signed: Path, keys: dict[str, Path]) -> None:
+    maria = ("--as", MARIA, "--key", str(keys["maria"]))
+    opened = run("decide", RUN, "-o", "offer credit", *maria, "--supersede")
+    assert opened.exit_code == 3 and "nothing to supersede" in opened.stderr
+    forge_unsigned(run, signed)
+    before = signed.read_bytes()
+    outsider = run("decide", RUN, "-o", "offer credit", "--as", PRIYA, "--key",
+                   str(keys["priya"]), "--supersede")
+    assert outsider.exit_code == 4, outsider.output
+    assert signed.read_bytes() == before
+    closed = load_packet(signed).data["decision"]
+    forge(signed, closed, status="closed")  # the agent already acted on it: history now
+    after_close = run("decide", RUN, "-o", "offer credit", *maria, "--supersede")
+    assert after_close.exit_code == 3 and "'closed'" in after_close.stderr
+    assert load_packet(signed).data["status"] == "closed"
+
+
+def test_supersede_without_signatures_is_a_usage_error(run: Any, root: Path) -> None:
+    path = write_packet(root, f"{RUN}.md", recent_packet())
+    assert run("decide", RUN, "-o", "1", "--as", MARIA).exit_code == 0
+    before = path.read_bytes()
+    result = run("decide", RUN, "-o", "2", "--as", MARIA, "--supersede")
+    assert result.exit_code == 2 and "decisions.signatures is off" in result.stderr
+    assert path.read_bytes() == before
