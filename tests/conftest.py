@@ -102,6 +102,25 @@ def run(runner: CliRunner, root: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     return invoke
 
 
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pretend stdin is a terminal, so that decide prompts (CliRunner feeds the answers)."""
+    monkeypatch.setattr("handoff_cli.cli.prompting.on_terminal", lambda: True)
+
+
+def fast_and_typer(run: Any, capsys: pytest.CaptureFixture[str],
+                   args: list[str]) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    """(exit code, stdout, stderr) of the start-up fast path (handoff_cli.entry) and of the
+    Typer command, for one command line: the two must be the same."""
+    from handoff_cli.entry import run_fast
+
+    typer_result = run(*args)
+    capsys.readouterr()
+    code = run_fast(args)
+    out, err = capsys.readouterr()
+    return (code, out, err), (typer_result.exit_code, typer_result.stdout, typer_result.stderr)
+
+
 def write_packet(root: Path, name: str, text: str | bytes, folder: str = "packets") -> Path:
     """Write a packet file's exact bytes (text is encoded as UTF-8 without newline changes)."""
     path = root / folder / name

@@ -30,11 +30,6 @@ def packet(root: Path) -> Path:
     return write_packet(root, f"{RUN}.md", SEED_MD)
 
 
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Pretend stdin is a terminal, so that decide prompts (CliRunner feeds the answers)."""
-    monkeypatch.setattr("handoff_cli.cli.prompting.on_terminal", lambda: True)
-
 
 def folder_names(path: Path) -> list[str]:
     return sorted(p.name for p in path.parent.iterdir())

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_MD, write_packet
+from conftest import SEED_MD, fast_and_typer, write_packet
 
 from handoff_cli.entry import FORMATS, parse_lint, run_fast
 from handoff_cli.lint import formats
@@ -73,12 +73,8 @@ def test_fast_path_prints_what_typer_prints(run: Any, root: Path, args: list[str
     write_packet(root, "wrong.md", SEED_MD.replace(SEED_NAME, "wrong").replace(
         "ownerRole: customer-success-lead", "ownerRole: data-owner"))
     assert parse_lint(["lint", *args]) is not None
-    typer_result = run("lint", *args)
-    capsys.readouterr()
-    code = run_fast(["lint", *args])
-    out, err = capsys.readouterr()
-    assert (code, out, err) == (typer_result.exit_code, typer_result.stdout,
-                                typer_result.stderr)
+    fast, typer = fast_and_typer(run, capsys, ["lint", *args])
+    assert fast == typer
 
 
 def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_MD, seed_json, write_packet
+from conftest import SEED_MD, fast_and_typer, seed_json, write_packet
 
 from handoff_cli.entry import parse_list, run_fast
 
@@ -74,12 +74,8 @@ def test_fast_path_prints_what_typer_prints(run: Any, root: Path, args: list[str
                                             capsys: pytest.CaptureFixture[str]) -> None:
     fill(root)
     assert parse_list(["list", *args]) is not None
-    typer_result = run("list", *args)
-    capsys.readouterr()
-    code = run_fast(["list", *args])
-    out, err = capsys.readouterr()
-    assert (code, out, err) == (typer_result.exit_code, typer_result.stdout,
-                                typer_result.stderr)
+    fast, typer = fast_and_typer(run, capsys, ["list", *args])
+    assert fast == typer
 
 
 def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,
@@ -108,10 +104,6 @@ def test_broken_state_folder_warns_like_typer(run: Any, root: Path,
     shutil.rmtree(root / ".handoff")
     (root / ".handoff").write_text("not a folder\n")
     for args in (["--format", "json"], ["--format", "json", "--status", "bogus"]):
-        typer_result = run("list", *args)
-        capsys.readouterr()
-        code = run_fast(["list", *args])
-        out, err = capsys.readouterr()
-        assert (code, out, err) == (typer_result.exit_code, typer_result.stdout,
-                                    typer_result.stderr)
-        assert "going on without the cache" in err
+        fast, typer = fast_and_typer(run, capsys, ["list", *args])
+        assert fast == typer
+        assert "going on without the cache" in fast[2]

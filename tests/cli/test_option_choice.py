@@ -32,10 +32,6 @@ def swapped(root: Path) -> Path:
     return write_packet(root, f"{RUN}.md", SWAPPED)
 
 
-@pytest.fixture
-def terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("handoff_cli.cli.prompting.on_terminal", lambda: True)
-
 
 def chosen(path: Path) -> str:
     return str(load_packet(path).data["decision"]["option"])
