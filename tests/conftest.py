@@ -121,6 +121,30 @@ def fast_and_typer(run: Any, capsys: pytest.CaptureFixture[str],
     return (code, out, err), (typer_result.exit_code, typer_result.stdout, typer_result.stderr)
 
 
+IMPORT_PROBE = """
+import json, sys
+sys.argv = ["handoff", *sys.argv[1:]]
+from handoff_cli.entry import main
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in ("typer", "click", "rich", "jsonschema") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+def import_probe(root: Path, *args: str) -> dict[str, Any]:
+    """Run `handoff ARGS...` in a fresh interpreter in `root`: its exit code, and which heavy
+    modules (typer, click, rich, jsonschema) it imported."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", IMPORT_PROBE, *args], cwd=root,
+                          capture_output=True, text=True, check=False)
+    return dict(json.loads(done.stderr.strip().splitlines()[-1]))
+
+
 def write_packet(root: Path, name: str, text: str | bytes, folder: str = "packets") -> Path:
     """Write a packet file's exact bytes (text is encoded as UTF-8 without newline changes)."""
     path = root / folder / name

@@ -3,46 +3,26 @@ file, and the same output and exit code as the Typer command for every argument 
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_MD, fast_and_typer, write_packet
+from conftest import SEED_MD, fast_and_typer, import_probe, write_packet
 
 from handoff_cli.entry import FORMATS, parse_lint, run_fast
 from handoff_cli.lint import formats
 
 SEED_NAME = "refund-review-2026-05-24-1500"
-PROBE = """
-import json, sys
-sys.argv = ["handoff", *sys.argv[1:]]
-from handoff_cli.entry import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-heavy = sorted(m for m in ("typer", "click", "rich", "jsonschema") if m in sys.modules)
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
-
-
-def probe(root: Path, *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=root, capture_output=True,
-                          text=True, check=False)
-    return dict(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
 def test_one_clean_file_imports_nothing_heavy(root: Path) -> None:
     write_packet(root, f"{SEED_NAME}.md", SEED_MD)
-    result = probe(root, "lint", f"packets/{SEED_NAME}.md")
+    result = import_probe(root, "lint", f"packets/{SEED_NAME}.md")
     assert result == {"code": 0, "heavy": []}
 
 
 def test_help_still_goes_through_typer(root: Path) -> None:
-    assert "typer" in probe(root, "lint", "--help")["heavy"]
+    assert "typer" in import_probe(root, "lint", "--help")["heavy"]
 
 
 def test_formats_match_the_registry() -> None:
@@ -77,15 +57,17 @@ def test_fast_path_prints_what_typer_prints(run: Any, root: Path, args: list[str
     assert fast == typer
 
 
-def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,
+@pytest.mark.parametrize("args", [["lint"], ["list", "--format", "json"]])
+def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any, args: list[str],
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """lint's and list's fast paths outside any workspace: Typer's message and exit code."""
     from handoff_cli.cli import app
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HANDOFF_WORKSPACE", str(tmp_path / "nowhere"))
-    typer_result = runner.invoke(app, ["lint"])
-    code = run_fast(["lint"])
+    typer_result = runner.invoke(app, args)
+    code = run_fast(args)
     out, err = capsys.readouterr()
     assert (code, out, err) == (typer_result.exit_code, "", typer_result.stderr)
     assert code == 2 and "handoff: error:" in err

@@ -4,29 +4,15 @@ goes to the Typer app."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_MD, fast_and_typer, seed_json, write_packet
+from conftest import SEED_MD, fast_and_typer, import_probe, seed_json, write_packet
 
-from handoff_cli.entry import parse_list, run_fast
+from handoff_cli.entry import parse_list
 
 SEED_NAME = "refund-review-2026-05-24-1500"
-PROBE = """
-import json, sys
-sys.argv = ["handoff", *sys.argv[1:]]
-from handoff_cli.entry import main
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-heavy = sorted(m for m in ("typer", "click", "rich", "jsonschema") if m in sys.modules)
-print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
-"""
 
 
 def fill(root: Path) -> None:
@@ -40,9 +26,7 @@ def fill(root: Path) -> None:
 
 def test_list_json_imports_nothing_heavy(root: Path) -> None:
     fill(root)
-    done = subprocess.run([sys.executable, "-c", PROBE, "list", "--format", "json"], cwd=root,
-                          capture_output=True, text=True, check=False)
-    assert json.loads(done.stderr.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
+    assert import_probe(root, "list", "--format", "json") == {"code": 0, "heavy": []}
 
 
 @pytest.mark.parametrize("argv", [
@@ -76,20 +60,6 @@ def test_fast_path_prints_what_typer_prints(run: Any, root: Path, args: list[str
     assert parse_list(["list", *args]) is not None
     fast, typer = fast_and_typer(run, capsys, ["list", *args])
     assert fast == typer
-
-
-def test_fast_path_error_is_the_same_message(tmp_path: Path, runner: Any,
-                                             monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from handoff_cli.cli import app
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HANDOFF_WORKSPACE", str(tmp_path / "nowhere"))
-    typer_result = runner.invoke(app, ["list", "--format", "json"])
-    code = run_fast(["list", "--format", "json"])
-    out, err = capsys.readouterr()
-    assert (code, out, err) == (typer_result.exit_code, "", typer_result.stderr)
-    assert code == 2 and "handoff: error:" in err
 
 
 def test_broken_state_folder_warns_like_typer(run: Any, root: Path,
