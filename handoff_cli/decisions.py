@@ -334,14 +334,9 @@ def _record(workspace: Workspace, ref: str | Path, status: str, option: str | No
 
 def lint_errors(workspace: Workspace, packet: Packet, ignore: frozenset[str] = frozenset()) -> int:
     """The packet's lint errors, as `handoff lint` counts them, but those of the `ignore` rules."""
-    from .lint.engine import error_counts, lint_paths
+    from .lint.engine import error_counts
 
-    if not ignore:
-        return error_counts(workspace, [packet.path])[packet.path]
-    shown = str(packet.path)
-    return sum(1 for finding in lint_paths(workspace, [packet.path])
-               if finding.path == shown and finding.severity == "error"
-               and finding.rule not in ignore)
+    return error_counts(workspace, [packet.path], ignore=ignore)[packet.path]
 
 
 def check_ready(workspace: Workspace, packet: Packet,

@@ -658,15 +658,17 @@ def error_counts_of(workspace: Workspace, paths: Sequence[str], use_cache: bool 
 
 
 def error_counts(workspace: Workspace, paths: Sequence[Path], use_cache: bool = True,
-                 shared: ResultCache | None = None) -> dict[Path, int]:
+                 shared: ResultCache | None = None,
+                 ignore: frozenset[str] = frozenset()) -> dict[Path, int]:
     """How many lint errors each packet file has, exactly as `handoff lint PATH...` counts them
-    (severities, suppressions, twins): the reviewer's "not ready" mark. One lint run for all."""
+    (severities, suppressions, twins): the reviewer's "not ready" mark. One lint run for all.
+    Findings of the `ignore` rules are not counted."""
     if not paths:
         return {}
     counts = {path: 0 for path in paths}
     by_shown = {str(path): path for path in paths}
     for finding in lint_paths(workspace, list(paths), use_cache=use_cache, shared=shared):
         path = by_shown.get(finding.path)
-        if path is not None and finding.severity == "error":
+        if path is not None and finding.severity == "error" and finding.rule not in ignore:
             counts[path] += 1
     return counts
